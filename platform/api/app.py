@@ -1,0 +1,41 @@
+"""The FastAPI application factory (``uvicorn --factory wayhouse.platform.api.app:create_app``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from psycopg_pool import ConnectionPool
+
+from wayhouse.config import Settings, get_settings
+from wayhouse.platform.api.routes import telemetry
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # open=False + open(wait=False): the API starts (and /health answers) while the
+        # database is still down, and recovers when it comes back.
+        pool = ConnectionPool(settings.database_url(), min_size=1, max_size=10, open=False)
+        pool.open(wait=False)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            pool.close()
+
+    app = FastAPI(
+        title="Wayhouse API",
+        version="0.1.0",
+        description="Dealer network, warehouse and delivery tracking. Operations endpoints need "
+        "the operator bearer token (printed by `wayhouse run`, stored in <data>/secrets/api_token).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.api_token = settings.secret("api_token")
+    app.include_router(telemetry.public)
+    app.include_router(telemetry.router)
+    return app

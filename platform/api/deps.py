@@ -1,0 +1,74 @@
+"""Shared API dependencies: the connection pool, the operator token, pagination."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+import psycopg
+from fastapi import Depends, Header, HTTPException, Query, Request, status
+from psycopg_pool import ConnectionPool
+
+
+def get_pool(request: Request) -> ConnectionPool:
+    return request.app.state.pool
+
+
+def get_conn(pool: Annotated[ConnectionPool, Depends(get_pool)]) -> Iterator[psycopg.Connection]:
+    try:
+        with pool.connection(timeout=5) as conn:
+            yield conn
+    except psycopg.OperationalError as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"database unavailable: {exc}"
+        ) from exc
+
+
+def require_operator(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    """Operations endpoints need the operator token (``<data>/secrets/api_token``) until
+    user accounts and roles arrive; the comparison is constant-time."""
+    expected: str = request.app.state.api_token
+    if not authorization or not authorization.startswith("Bearer "):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing bearer token: send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not hmac.compare_digest(authorization.removeprefix("Bearer ").strip(), expected):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "invalid token", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+@dataclass(frozen=True)
+class Page:
+    page: int
+    size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+
+def pagination(
+    page: Annotated[int, Query(ge=1, description="1-based page number")] = 1,
+    size: Annotated[int, Query(ge=1, le=500, description="rows per page")] = 50,
+) -> Page:
+    return Page(page, size)
+
+
+def order_by(sort: str | None, allowed: dict[str, str], default: str) -> str:
+    """Map ``sort=field`` / ``sort=-field`` onto a whitelisted SQL ORDER BY clause."""
+    if not sort:
+        return allowed[default]
+    field = sort.removeprefix("-")
+    if field not in allowed:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            f"cannot sort by {field!r}; use one of: {', '.join(sorted(allowed))}",
+        )
+    return allowed[field] + (" DESC" if sort.startswith("-") else " ASC")

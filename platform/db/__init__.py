@@ -1,0 +1,1 @@
+"""Database access: migrations, storage mode (TimescaleDB or native partitions), connections."""

@@ -1,0 +1,1 @@
+"""Device registry: edge agents, the sensors registered under them, their MQTT credentials."""

@@ -1,0 +1,1 @@
+"""Ingest: MQTT (shared subscription) -> decode/validate -> dedupe -> COPY -> ack after commit."""

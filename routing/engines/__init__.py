@@ -1,0 +1,1 @@
+"""Solver engines: OR-Tools, PyVRP and a portfolio of both."""

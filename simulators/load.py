@@ -1,0 +1,358 @@
+"""Load generator: one process plays thousands of shelf-scale agents.
+
+All agents share one thread and one selector (``Fleet``) and in-memory outboxes, so the
+limit is paho's per-message cost, not threads. Modes:
+
+- ``normal``: valid ShelfMessages at ``rate`` messages/s in total, round-robin over agents;
+- ``replay``: the normal run, then every acknowledged message is published again with the
+  same agent and seq (ingest must store each once);
+- ``malformed``: a ``malformed_fraction`` of the messages are bad, cycling through
+  ``MALFORMED_KINDS``; each is counted so a test can check it was dead-lettered.
+
+    python -m wayhouse.simulators.load --agents 2000 --rate 20000 --duration 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from wayhouse.config import MqttTarget, get_settings
+from wayhouse.edge.client import EdgeClient
+from wayhouse.edge.fleet import Fleet
+from wayhouse.edge.outbox import MemoryOutbox
+from wayhouse.edge.schema import (
+    MAX_PAYLOAD_BYTES,
+    SCHEMA_VERSION,
+    ShelfMessage,
+    ShelfReading,
+    Stream,
+    encode,
+    topic,
+)
+from wayhouse.platform.devices.model import AgentSpec, SensorSpec
+
+Mode = Literal["normal", "replay", "malformed"]
+MALFORMED_KINDS = (
+    "bad_json",  # not JSON at all
+    "bad_version",  # valid shape, schema version 99
+    "missing_field",  # no readings
+    "nan",  # a weight of 1e999 (infinite once parsed)
+    "oversize",  # over MAX_PAYLOAD_BYTES (still under the broker's packet limit)
+    "unknown_sensor",  # valid, but the sensor is not registered to the agent
+    "wrong_stream",  # a shelf message on the gps topic
+)
+
+
+@dataclass
+class LoadConfig:
+    agents: int = 1000
+    rate: float = 10_000.0  # messages/s, all agents together
+    duration: float = 5.0  # seconds of producing (connecting and draining not included)
+    readings_per_message: int = 10
+    sensors_per_agent: int = 10
+    mode: Mode = "normal"
+    malformed_fraction: float = 0.05
+    replay_max: int = 200_000  # messages kept for the replay phase
+    window: int = 100  # unacknowledged messages per agent
+    burst: int = 1  # consecutive messages queued on one agent before moving to the next
+    prefix: str = "load"
+    site: str = "LOAD"
+    seed: int = 0
+    # In-memory outboxes forget their seq on exit; starting from the clock (microseconds)
+    # keeps seqs increasing across runs, so a new run is never mistaken for a replay.
+    first_seq: int | None = None
+    connect_timeout: float = 60.0
+    drain_timeout: float = 30.0
+    max_backlog: int = 200_000  # stop producing while this many are unacknowledged
+
+
+@dataclass
+class LoadResult:
+    agents: int
+    connected: int
+    produced: int  # valid messages queued
+    acked: int  # valid messages (and statuses) the broker acknowledged
+    rejected: int
+    backlog_left: int
+    malformed: dict[str, int] = field(default_factory=dict)
+    malformed_acked: int = 0
+    replayed: int = 0
+    replay_acked: int = 0
+    connect_s: float = 0.0
+    produce_s: float = 0.0
+    drain_s: float = 0.0
+
+    @property
+    def produce_rate(self) -> float:
+        return self.produced / self.produce_s if self.produce_s else 0.0
+
+    @property
+    def ack_rate(self) -> float:
+        """Acknowledged messages per second over producing plus draining."""
+        busy = self.produce_s + self.drain_s
+        return self.acked / busy if busy else 0.0
+
+    def summary(self) -> str:
+        s = (
+            f"{self.connected}/{self.agents} agents | produced {self.produced} in "
+            f"{self.produce_s:.1f}s ({self.produce_rate:,.0f}/s) | acked {self.acked} "
+            f"({self.ack_rate:,.0f}/s incl. {self.drain_s:.1f}s drain) | rejected {self.rejected}"
+            f" | left {self.backlog_left}"
+        )
+        if self.malformed:
+            s += f" | malformed {sum(self.malformed.values())} {dict(self.malformed)}"
+        if self.replayed:
+            s += f" | replayed {self.replayed} (acked {self.replay_acked})"
+        return s
+
+
+def agent_ids(n: int, prefix: str = "load") -> list[str]:
+    return [f"{prefix}-{i:05d}" for i in range(1, n + 1)]
+
+
+def sensor_ids(agent_id: str, n: int) -> list[str]:
+    return [f"{agent_id}:c{j}" for j in range(1, n + 1)]
+
+
+def load_agent_specs(cfg: LoadConfig) -> list[AgentSpec]:
+    """The load agents for the registry: shelf controllers with ``sensors_per_agent`` cells."""
+    return [
+        AgentSpec(
+            a,
+            "shelf",
+            tuple(
+                SensorSpec(s, "scale", {"load": True}) for s in sensor_ids(a, cfg.sensors_per_agent)
+            ),
+            site=cfg.site,
+        )
+        for a in agent_ids(cfg.agents, cfg.prefix)
+    ]
+
+
+class _ArchivingOutbox(MemoryOutbox):
+    """Keeps acknowledged rows (up to a cap) so they can be replayed."""
+
+    def __init__(self, keep: int, archive: list[tuple[str, bytes]], first_seq: int = 1) -> None:
+        super().__init__(first_seq)
+        self._keep = keep
+        self._archive = archive
+
+    def ack(self, seq: int) -> None:
+        with self._lock:
+            row = self._rows.pop(seq, None)
+            if row is not None and len(self._archive) < self._keep:
+                self._archive.append(row)
+
+
+def malformed_payload(kind: str, agent_id: str, seq: int, t: float) -> tuple[str, bytes]:
+    """A bad message of ``kind`` from ``agent_id``: (topic, payload)."""
+    shelf = topic(agent_id, Stream.SHELF)
+    sensor = sensor_ids(agent_id, 1)[0]
+    if kind == "bad_json":
+        return shelf, b'{"v":1,"seq":%d,"r":[{"s":"%s","t":' % (seq, sensor.encode())
+    if kind == "bad_version":
+        r = [ShelfReading(s=sensor, t=t, w=1000.0)]
+        return shelf, encode(ShelfMessage(v=99, seq=seq, r=r))
+    if kind == "missing_field":
+        return shelf, b'{"v":%d,"seq":%d}' % (SCHEMA_VERSION, seq)
+    if kind == "nan":
+        return shelf, b'{"v":%d,"seq":%d,"r":[{"s":"%s","t":%r,"w":1e999}]}' % (
+            SCHEMA_VERSION,
+            seq,
+            sensor.encode(),
+            t,
+        )
+    if kind == "oversize":
+        one = encode(ShelfReading(s=sensor, t=t, w=1000.0))
+        n = MAX_PAYLOAD_BYTES // (len(one) + 1) + 100
+        body = b",".join([one] * n)
+        return shelf, b'{"v":%d,"seq":%d,"r":[%s]}' % (SCHEMA_VERSION, seq, body)
+    if kind == "unknown_sensor":
+        r = [ShelfReading(s=f"{agent_id}:x999", t=t, w=1000.0)]
+        return shelf, encode(ShelfMessage(v=SCHEMA_VERSION, seq=seq, r=r))
+    if kind == "wrong_stream":
+        r = [ShelfReading(s=sensor, t=t, w=1000.0)]
+        return topic(agent_id, Stream.GPS), encode(ShelfMessage(v=SCHEMA_VERSION, seq=seq, r=r))
+    raise ValueError(f"unknown malformed kind {kind!r}")
+
+
+def run_load(
+    cfg: LoadConfig,
+    target_for: Callable[[str], MqttTarget],
+    *,
+    clock: Callable[[], float] = time.time,
+    progress: Callable[[str], None] | None = print,
+    stop: threading.Event | None = None,
+) -> LoadResult:
+    """Connect ``cfg.agents`` agents, produce for ``cfg.duration`` s, drain, disconnect."""
+    if cfg.agents < 1 or cfg.rate <= 0 or cfg.readings_per_message < 1:
+        raise ValueError("agents, rate and readings per message must be positive")
+    if cfg.readings_per_message > cfg.sensors_per_agent:
+        raise ValueError("readings per message cannot exceed the sensors per agent")
+    say = progress or (lambda _line: None)
+    stop = stop or threading.Event()
+    rng = random.Random(cfg.seed)
+    archive: list[tuple[str, bytes]] = []
+    ids = agent_ids(cfg.agents, cfg.prefix)
+    first_seq = cfg.first_seq if cfg.first_seq is not None else time.time_ns() // 1000
+    clients = [
+        EdgeClient(
+            a,
+            target_for(a),
+            _ArchivingOutbox(cfg.replay_max, archive, first_seq)
+            if cfg.mode == "replay"
+            else MemoryOutbox(first_seq),
+            window=cfg.window,
+            heartbeat_s=None,
+            keepalive=60,
+            clock=clock,
+        )
+        for a in ids
+    ]
+    fleet = Fleet(clients, housekeeping_s=0.5, max_connects_per_round=2500, name="load")
+    sensors = [sensor_ids(a, cfg.sensors_per_agent) for a in ids]
+    base = [[rng.uniform(1000.0, 20000.0) for _ in s] for s in sensors]
+    res = LoadResult(
+        agents=cfg.agents, connected=0, produced=0, acked=0, rejected=0, backlog_left=0
+    )
+    malformed: Counter[str] = Counter()
+
+    t0 = time.monotonic()
+    fleet.run(stop, until=lambda: all(c.connected for c in clients), timeout=cfg.connect_timeout)
+    res.connect_s = time.monotonic() - t0
+    res.connected = sum(c.connected for c in clients)
+    say(f"load: {res.connected}/{cfg.agents} agents connected in {res.connect_s:.1f}s")
+
+    def unacked() -> int:
+        return sum(c.outbox.count() for c in clients)
+
+    rpm = cfg.readings_per_message
+    n_agents = len(clients)
+    every = (
+        round(1 / cfg.malformed_fraction)
+        if cfg.mode == "malformed" and cfg.malformed_fraction > 0
+        else 0
+    )
+    produced = i = 0
+    t_start = time.monotonic()
+    next_report = t_start + 1.0
+    backlog = 0
+    burst = max(1, cfg.burst)
+    while not stop.is_set():
+        now = time.monotonic()
+        elapsed = now - t_start
+        if elapsed >= cfg.duration:
+            break
+        due = int(cfg.rate * elapsed) - produced
+        if now >= next_report:
+            next_report += 1.0
+            backlog = unacked()
+            say(f"load: {elapsed:4.1f}s produced {produced} unacknowledged {backlog}")
+        if due > 0 and backlog < cfg.max_backlog:
+            # Then let the network catch up; touch each agent about once per round.
+            batch = min(due, max(2000, n_agents * burst))
+            t = clock()
+            for n in range(batch):
+                c, k = clients[i], i
+                if n % burst == burst - 1:
+                    i = (i + 1) % n_agents
+                produced += 1
+                if every and produced % every == 0:
+                    kind = MALFORMED_KINDS[(produced // every) % len(MALFORMED_KINDS)]
+                    c.inject(*malformed_payload(kind, c.agent_id, c.outbox.reserve(), t))
+                    malformed[kind] += 1
+                    continue
+                ss, bb = sensors[k], base[k]
+                j0 = rng.randrange(len(ss) - rpm + 1)
+                r = [
+                    ShelfReading(s=ss[j], t=t, w=bb[j] + rng.random()) for j in range(j0, j0 + rpm)
+                ]
+                c.put(Stream.SHELF, lambda seq, r=r: ShelfMessage(v=SCHEMA_VERSION, seq=seq, r=r))
+            fleet.step(0.0)
+        else:
+            fleet.step(0.001)
+    res.produce_s = time.monotonic() - t_start
+    res.produced = produced - sum(malformed.values())
+    res.malformed = dict(malformed)
+
+    t_drain = time.monotonic()
+    fleet.run(stop, until=fleet.all_idle, timeout=cfg.drain_timeout)
+    res.drain_s = time.monotonic() - t_drain
+
+    if cfg.mode == "replay" and not stop.is_set():
+        per_agent = {c.agent_id: c for c in clients}
+        for topic_name, payload in archive:
+            per_agent[topic_name.split("/")[2]].inject(topic_name, payload)
+        res.replayed = len(archive)
+        say(f"load: replaying {res.replayed} acknowledged messages")
+        fleet.run(stop, until=fleet.all_idle, timeout=cfg.drain_timeout)
+
+    res.acked = sum(c.stats.acked for c in clients)
+    res.rejected = sum(c.stats.rejected for c in clients)
+    injected_acked = sum(c.stats.injected_acked for c in clients)
+    if cfg.mode == "replay":
+        res.replay_acked = injected_acked
+    else:
+        res.malformed_acked = injected_acked
+    res.backlog_left = sum(c.backlog() + c.in_flight for c in clients)
+    fleet.close(flush_timeout=5.0)
+    say(f"load: {res.summary()}")
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="One process playing thousands of shelf agents.")
+    ap.add_argument("--agents", type=int, default=1000)
+    ap.add_argument("--rate", type=float, default=10_000.0, help="messages/s in total")
+    ap.add_argument("--duration", type=float, default=5.0, help="seconds of producing")
+    ap.add_argument("--readings-per-message", type=int, default=10)
+    ap.add_argument("--sensors-per-agent", type=int, default=10)
+    ap.add_argument("--mode", choices=["normal", "replay", "malformed"], default="normal")
+    ap.add_argument("--malformed-fraction", type=float, default=0.05)
+    ap.add_argument("--window", type=int, default=100)
+    ap.add_argument("--burst", type=int, default=1, help="messages per agent in a row")
+    ap.add_argument("--prefix", default="load")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--first-seq", type=int, default=None, help="default: from the clock")
+    ap.add_argument("--no-provision", action="store_true", help="agents already exist")
+    ap.add_argument("--json", action="store_true", help="print the result as JSON last")
+    a = ap.parse_args(argv)
+    cfg = LoadConfig(
+        agents=a.agents,
+        rate=a.rate,
+        duration=a.duration,
+        readings_per_message=a.readings_per_message,
+        sensors_per_agent=max(a.sensors_per_agent, a.readings_per_message),
+        mode=a.mode,
+        malformed_fraction=a.malformed_fraction,
+        window=a.window,
+        burst=a.burst,
+        prefix=a.prefix,
+        seed=a.seed,
+        first_seq=a.first_seq,
+    )
+    settings = get_settings()
+    if not a.no_provision:
+        from wayhouse.platform.devices.service import ensure_agents
+
+        t = time.monotonic()
+        ensure_agents(settings, load_agent_specs(cfg), password_for=settings.sim_password)
+        print(f"load: provisioned {cfg.agents} agents in {time.monotonic() - t:.1f}s")
+    res = run_load(cfg, lambda agent: settings.mqtt(agent, settings.sim_password(agent)))
+    if a.json:
+        out = asdict(res) | {"produce_rate": res.produce_rate, "ack_rate": res.ack_rate}
+        print(json.dumps(out))
+    return 0 if res.connected == cfg.agents and res.backlog_left == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

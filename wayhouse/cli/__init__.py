@@ -1,0 +1,1 @@
+"""The ``wayhouse`` command line."""

@@ -1,0 +1,3 @@
+from wayhouse.cli.main import app
+
+app()

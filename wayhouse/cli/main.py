@@ -1,0 +1,306 @@
+"""``wayhouse``: services, database, ingest, API, console, simulators, devices, benchmarks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wayhouse.config import get_settings
+
+app = typer.Typer(
+    help="Wayhouse: IoT warehouse and delivery tracking for dealer networks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+services_app = typer.Typer(help="The project's own PostgreSQL and Mosquitto.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+devices_app = typer.Typer(help="Edge agents and their MQTT credentials.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks (write JSON; see bench/).", no_args_is_help=True)
+app.add_typer(services_app, name="services")
+app.add_typer(db_app, name="db")
+app.add_typer(devices_app, name="devices")
+app.add_typer(bench_app, name="bench")
+
+
+def _logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+# --- services -------------------------------------------------------------------------
+@services_app.command("up")
+def services_up() -> None:
+    """Start PostgreSQL and Mosquitto (unless WAYHOUSE_DB_URL/WAYHOUSE_MQTT_URL point elsewhere) and migrate."""
+    from wayhouse.platform.services import stack
+    from wayhouse.platform.services.procs import ServiceError
+
+    _logging()
+    try:
+        stack.up(get_settings())
+    except ServiceError as exc:
+        raise _fail(str(exc)) from exc
+    services_status()
+
+
+@services_app.command("down")
+def services_down() -> None:
+    """Stop the PostgreSQL and Mosquitto this project started (nothing else)."""
+    from wayhouse.platform.services import stack
+
+    stack.down(get_settings())
+    typer.echo("services stopped")
+
+
+@services_app.command("status")
+def services_status() -> None:
+    """Show whether each backing service runs, and where."""
+    from wayhouse.platform.services import stack
+
+    for s in stack.status(get_settings()):
+        state = "running" if s.running else "stopped"
+        owner = "embedded" if s.managed else "external"
+        pid = f" pid {s.pid}" if s.pid else ""
+        typer.echo(f"{s.name:<11} {state:<8} {owner:<9} {s.where}{pid}")
+
+
+# --- database -------------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    import sqlalchemy.exc
+
+    from wayhouse.platform.db.migrate import upgrade
+
+    _logging()
+    try:
+        upgrade(get_settings(), revision)
+    except sqlalchemy.exc.OperationalError as exc:
+        raise _fail(
+            f"cannot reach the database: {exc.orig}. Is it up? (`wayhouse services up`)"
+        ) from exc
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the applied migration revision."""
+    from wayhouse.platform.db.migrate import current
+
+    typer.echo(current(get_settings()) or "none")
+
+
+# --- processes ------------------------------------------------------------------------
+@app.command()
+def ingest(
+    worker_id: Annotated[str | None, typer.Option(help="Stable id; one per worker.")] = None,
+) -> None:
+    """Run an ingest worker (MQTT shared subscription -> PostgreSQL)."""
+    from wayhouse.platform.ingest.worker import run_worker
+
+    _logging()
+    run_worker(get_settings(), worker_id)
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Run the REST API (OpenAPI at /docs)."""
+    import uvicorn
+
+    s = get_settings()
+    uvicorn.run(
+        "wayhouse.platform.api.app:create_app",
+        factory=True,
+        host=host or s.api_host,
+        port=port or s.api_port,
+        log_level="info",
+    )
+
+
+@app.command()
+def ui(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Run the NiceGUI console."""
+    from wayhouse.ui.app import run_console
+
+    s = get_settings()
+    run_console(host or s.ui_host, port or s.ui_port)
+
+
+@app.command()
+def sim(
+    scenario: Annotated[str, typer.Option(help="Scenario name.")] = "default",
+    seed: Annotated[int, typer.Option()] = 0,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+) -> None:
+    """Run the warehouse-floor and truck simulators against the broker."""
+    from wayhouse.simulators.runner import run
+
+    _logging()
+    run(get_settings(), scenario=scenario, seed=seed, speed=speed, duration=duration)
+
+
+@app.command("run")
+def run_all(
+    no_sim: Annotated[bool, typer.Option("--no-sim", help="Do not start the simulators.")] = False,
+) -> None:
+    """Start everything: services, migrations, ingest, API, console and simulators. Ctrl-C stops it."""
+    from wayhouse.platform.services.procs import ServiceError
+    from wayhouse.platform.services.supervisor import run_everything
+
+    _logging()
+    try:
+        code = run_everything(get_settings(), with_sim=not no_sim)
+    except ServiceError as exc:
+        raise _fail(str(exc)) from exc
+    raise typer.Exit(code)
+
+
+@app.command("stop")
+def stop_all() -> None:
+    """Stop what `wayhouse run` started (its processes and the embedded services)."""
+    from wayhouse.platform.services.supervisor import stop_everything
+
+    stop_everything(get_settings())
+
+
+# --- devices --------------------------------------------------------------------------
+@devices_app.command("add")
+def devices_add(
+    agent_id: str,
+    kind: Annotated[str, typer.Option(help="shelf | scanner | truck | gateway")] = "shelf",
+    sensor: Annotated[
+        list[str] | None,
+        typer.Option(help="SENSOR_ID:KIND (scale|rfid|barcode|gps|env); repeatable."),
+    ] = None,
+    site: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Provision an edge agent and its sensors; prints its MQTT password once."""
+    import psycopg
+
+    from wayhouse.platform.devices.model import AgentSpec, SensorSpec
+    from wayhouse.platform.devices.service import RegistryError, add_agent
+
+    sensors = []
+    for item in sensor or []:
+        sid, _, skind = item.partition(":")
+        if not sid or skind not in ("scale", "rfid", "barcode", "gps", "env"):
+            raise _fail(
+                f"--sensor {item!r}: expected SENSOR_ID:KIND with KIND scale|rfid|barcode|gps|env",
+                2,
+            )
+        sensors.append(SensorSpec(sid, skind))  # type: ignore[arg-type]
+    if kind not in ("shelf", "scanner", "truck", "gateway"):
+        raise _fail(f"--kind {kind!r}: expected shelf|scanner|truck|gateway", 2)
+    try:
+        spec = AgentSpec(agent_id, kind, tuple(sensors), site)  # type: ignore[arg-type]
+        password = add_agent(get_settings(), spec)
+    except (ValueError, RegistryError) as exc:
+        raise _fail(str(exc), 2) from exc
+    except psycopg.OperationalError as exc:
+        raise _fail(f"cannot reach the database: {exc}") from exc
+    typer.echo(json.dumps({"agent_id": agent_id, "username": agent_id, "password": password}))
+
+
+@devices_app.command("list")
+def devices_list(
+    all_: Annotated[bool, typer.Option("--all", help="Include revoked agents.")] = False,
+) -> None:
+    """List provisioned agents."""
+    from wayhouse.platform.devices.service import list_agents
+
+    rows = list_agents(get_settings(), include_revoked=all_)
+    typer.echo(f"{'AGENT':<28} {'KIND':<8} {'SENSORS':>7} {'STATE':<8} CREATED")
+    for r in rows:
+        state = "active" if r.active else "revoked"
+        typer.echo(
+            f"{r.agent_id:<28} {r.kind:<8} {r.sensors:>7} {state:<8} {r.created_at:%Y-%m-%d %H:%M}"
+        )
+
+
+@devices_app.command("revoke")
+def devices_revoke(agent_id: str) -> None:
+    """Revoke an agent's credentials (the broker reloads; its readings are dead-lettered)."""
+    from wayhouse.platform.devices.service import RegistryError, revoke_agent
+
+    try:
+        revoke_agent(get_settings(), agent_id)
+    except RegistryError as exc:
+        raise _fail(str(exc), 2) from exc
+    typer.echo(f"revoked {agent_id}")
+
+
+@devices_app.command("sync")
+def devices_sync() -> None:
+    """Rewrite the broker's password file and ACL from the registry (and reload an embedded broker).
+
+    With an external broker (WAYHOUSE_MQTT_URL) the files are written under the data folder's
+    mosquitto/ for that broker to mount; send it SIGHUP to reload them.
+    """
+    from wayhouse.platform.devices.service import sync_broker
+    from wayhouse.platform.services import mosquitto
+
+    s = get_settings()
+    sync_broker(s)
+    typer.echo(f"wrote {mosquitto.paths(s).password_file} and {mosquitto.paths(s).acl_file}")
+
+
+# --- benchmarks -----------------------------------------------------------------------
+@bench_app.command("ingest")
+def bench_ingest(
+    rate: Annotated[int, typer.Option(help="Target messages per second.")] = 20_000,
+    duration: Annotated[float, typer.Option(help="Seconds of load.")] = 20.0,
+    agents: Annotated[int, typer.Option(help="Simulated agents.")] = 1000,
+    readings_per_message: Annotated[int, typer.Option()] = 1,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+) -> None:
+    """Drive simulators through the broker into the database; report rate, latency, CPU."""
+    from wayhouse.bench import ingest as bench
+
+    _logging()
+    result = bench.run(
+        get_settings(),
+        rate=rate,
+        duration=duration,
+        agents=agents,
+        readings_per_message=readings_per_message,
+    )
+    text = json.dumps(result, indent=2)
+    typer.echo(text)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(text + "\n")
+    if result["lost"] or result["duplicates"]:
+        raise _fail(f"lost {result['lost']}, duplicates {result['duplicates']}")
+
+
+@bench_app.command(
+    "routing", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def bench_routing(ctx: typer.Context) -> None:
+    """VRPTW engines against best-known solutions (see `wayhouse bench routing --help-bench`)."""
+    from wayhouse.bench import routing as bench
+
+    raise typer.Exit(bench.main(list(ctx.args)))
+
+
+def main() -> None:  # pragma: no cover - console-script shim
+    app()
