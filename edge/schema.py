@@ -25,9 +25,10 @@ MAX_PAYLOAD_BYTES = 256 * 1024
 MIN_READING_TIME = 1_000_000_000.0
 MAX_READING_TIME = 4_102_444_800.0
 
-AGENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# \Z, not $: "$" also matches before a trailing newline, which would split ACL lines.
+AGENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
-SensorId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+SensorId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")]
 ReadingTime = Annotated[float, Meta(ge=MIN_READING_TIME, le=MAX_READING_TIME)]
 Seq = Annotated[int, Meta(ge=0, le=2**63 - 1)]
 Code = Annotated[str, Meta(min_length=1, max_length=128)]

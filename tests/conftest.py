@@ -20,7 +20,8 @@ import pytest
 from wayhouse.config import PROJECT_ROOT, Settings
 from wayhouse.platform.devices.model import AgentSpec
 
-TEST_DATA_DIR = PROJECT_ROOT / "var" / "test"
+# One test stack per checkout; set WAYHOUSE_TEST_DATA_DIR to run two sessions side by side.
+TEST_DATA_DIR = Path(os.environ.get("WAYHOUSE_TEST_DATA_DIR", PROJECT_ROOT / "var" / "test"))
 
 
 def free_port() -> int:
@@ -90,12 +91,20 @@ class Stack:
         time.sleep(down_for)
         postgres.start(self.settings)
 
-    def start_ingest(self, worker_id: str = "t1") -> IngestProcess:
-        """A real `wayhouse ingest` process (killable, restartable)."""
+    def start_ingest(self, worker_id: str = "t1", ephemeral: bool = True) -> IngestProcess:
+        """A real `wayhouse ingest` process (killable, restartable). Ephemeral workers end
+        their broker session on a clean stop, so they leave no offline member in the shared
+        group to hoard later tests' messages; a killed worker's session stays, as in production."""
         log = self.settings.data_dir / "log" / f"ingest-{worker_id}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "wayhouse"), "ingest", "--worker-id", worker_id],
+            [
+                str(Path(sys.executable).parent / "wayhouse"),
+                "ingest",
+                "--worker-id",
+                worker_id,
+                *(["--ephemeral"] if ephemeral else []),
+            ],
             env=self.env,
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,

@@ -38,7 +38,8 @@ def require_operator(
             "missing bearer token: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if not hmac.compare_digest(authorization.removeprefix("Bearer ").strip(), expected):
+    given = authorization.removeprefix("Bearer ").strip().encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(given, expected.encode()):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "invalid token", headers={"WWW-Authenticate": "Bearer"}
         )
@@ -61,14 +62,24 @@ def pagination(
     return Page(page, size)
 
 
-def order_by(sort: str | None, allowed: dict[str, str], default: str) -> str:
+def like_contains(text: str) -> str:
+    """An ILIKE pattern matching ``text`` literally anywhere ('%' and '_' are not wildcards)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def order_by(
+    sort: str | None, allowed: dict[str, str], default: str, tiebreak: str | None = None
+) -> str:
     """Map ``sort=field`` / ``sort=-field`` onto a whitelisted SQL ORDER BY clause."""
+    suffix = f", {tiebreak}" if tiebreak else ""
     if not sort:
-        return allowed[default]
+        return allowed[default] + suffix
     field = sort.removeprefix("-")
     if field not in allowed:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"cannot sort by {field!r}; use one of: {', '.join(sorted(allowed))}",
         )
-    return allowed[field] + (" DESC" if sort.startswith("-") else " ASC")
+    # A unique tie-breaker keeps pages stable: equal sort values never repeat or skip rows.
+    return allowed[field] + (" DESC" if sort.startswith("-") else " ASC") + suffix

@@ -137,6 +137,12 @@ def drop_expired(
             if day + CHUNK <= cutoff:
                 conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
                 dropped.append(name)
+    # Late rows that never got a partition of their own age out of DEFAULT the same way.
+    for table in TIMESERIES_TABLES:
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE ts < %s").format(sql.Identifier(f"{table}_default")),
+            (cutoff,),
+        )
     # The dedupe window only needs to outlive any store-and-forward backlog.
     conn.execute("DELETE FROM ingest_seen WHERE received_at < %s", (cutoff,))
     return dropped

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from wayhouse.config import INGEST_USER, PLATFORM_USER
-from wayhouse.edge.schema import TOPIC_ROOT
+from wayhouse.edge.schema import TOPIC_ROOT, Stream
 
 PBKDF2_ITERATIONS = 101
 
@@ -33,7 +33,12 @@ def verify_password(password: str, encoded: str) -> bool:
         return False
     if kind != "7":
         return False
-    calc = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt), int(iterations))
+    try:
+        calc = hashlib.pbkdf2_hmac(
+            "sha512", password.encode(), base64.b64decode(salt), int(iterations)
+        )
+    except ValueError:  # a malformed hash is a non-match, not an error
+        return False
     return hmac.compare_digest(base64.b64encode(calc).decode(), digest)
 
 
@@ -70,7 +75,9 @@ def render_acl(agents: Iterable[AgentCredential]) -> str:
     ]
     for a in sorted(agents, key=lambda a: a.agent_id):
         out.append(f"user {a.agent_id}")
-        out.append(f"topic write {TOPIC_ROOT}/{a.agent_id}/#")
+        # Only the contract's streams: a publish elsewhere is refused (PUBACK 135) at the
+        # broker, where the agent sees it, instead of vanishing with no subscriber.
+        out.extend(f"topic write {TOPIC_ROOT}/{a.agent_id}/{s.value}" for s in Stream)
         if a.kind == "truck":
             out.append(f"topic read {TOPIC_ROOT}/{a.agent_id}/route")
         out.append("")

@@ -15,7 +15,6 @@ import signal
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -24,9 +23,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from wayhouse.config import Settings
-from wayhouse.edge.schema import TOPIC_ROOT
+from wayhouse.edge.schema import TOPIC_ROOT, Stream
 from wayhouse.platform.db import timeseries
 from wayhouse.platform.ingest.batch import RawMessage, decode_batch
+from wayhouse.platform.ingest.consumer import BufferedConsumer
 from wayhouse.platform.ingest.directory import Directory, sql_loader
 from wayhouse.platform.ingest.stats import IngestCounters
 from wayhouse.platform.ingest.writer import write_batch
@@ -34,31 +34,37 @@ from wayhouse.platform.ingest.writer import write_batch
 log = logging.getLogger("wayhouse.ingest")
 
 SHARE_GROUP = "ingest"
-SUBSCRIPTION = f"$share/{SHARE_GROUP}/{TOPIC_ROOT}/+/+"
-SESSION_EXPIRY_S = 7 * 24 * 3600
-# Unacknowledged messages the broker may have in flight to us; bounds our memory.
-RECEIVE_MAXIMUM = 20_000
+# One shared subscription per agent stream: never wh/v1/+/+, which would also take the
+# routes the platform publishes to trucks (wh/v1/<truck>/route).
+SUBSCRIPTIONS = [f"$share/{SHARE_GROUP}/{TOPIC_ROOT}/+/{s.value}" for s in Stream]
+DIRECTORY_RELOAD_S = 30.0
 STATS_EVERY_S = 1.0
 MAINTAIN_EVERY_S = 3600.0
 
 
-@dataclass
-class _Pending:
-    mid: int
-    qos: int
-    raw: RawMessage
+# (mid, qos, topic, payload, monotonic arrival): a plain tuple, built on the network thread
+# for every message, so as cheap as it can be.
+_Pending = tuple[int, int, bytes, bytes, float]
 
 
 class IngestWorker:
     def __init__(
-        self, settings: Settings, worker_id: str | None = None, stop: threading.Event | None = None
+        self,
+        settings: Settings,
+        worker_id: str | None = None,
+        stop: threading.Event | None = None,
+        ephemeral: bool = False,
     ):
         self.settings = settings
+        # An ephemeral worker (benchmarks, tests) ends its session on a clean exit; otherwise
+        # its offline session stays in the shared group and keeps receiving its share.
+        self.ephemeral = ephemeral
         self.worker_id = worker_id or settings.ingest_worker_id
         self.stop_event = stop or threading.Event()
         self.counters = IngestCounters()
         self._inbox: deque[_Pending] = deque()
         self._wakeup = threading.Event()
+        self._waiting = False
         self._conn: psycopg.Connection | None = None
         self._connected = threading.Event()
         self.storage: timeseries.StorageInfo | None = None
@@ -66,20 +72,25 @@ class IngestWorker:
         self._client = self._make_client()
 
     # --- MQTT -------------------------------------------------------------------------
-    def _make_client(self) -> mqtt.Client:
+    def _make_client(self) -> BufferedConsumer:
         target = self.settings.mqtt()
-        client = mqtt.Client(
+        client = BufferedConsumer(
             CallbackAPIVersion.VERSION2,
             client_id=f"wayhouse-ingest-{self.worker_id}",
-            protocol=mqtt.MQTTv5,
+            # MQTT 3.1.1: a persistent session (clean_session off, expired by the broker's
+            # persistent_client_expiration) without v5 property parsing on every PUBLISH,
+            # which cost ~10% of the worker's CPU. In-flight is capped by the broker's
+            # max_inflight_messages.
+            protocol=mqtt.MQTTv311,
+            clean_session=False,
             manual_ack=True,
+            raw_sink=self._on_raw,
         )
         client.username_pw_set(target.username, target.password)
         if target.tls:
             client.tls_set()
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
         client.reconnect_delay_set(1, 10)
         self._target = target
         return client
@@ -94,7 +105,7 @@ class IngestWorker:
             self._target.port,
             flags.session_present,
         )
-        client.subscribe(SUBSCRIPTION, qos=1)
+        client.subscribe([(topic_filter, 1) for topic_filter in SUBSCRIPTIONS])
         self._connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
@@ -102,23 +113,14 @@ class IngestWorker:
         if not self.stop_event.is_set():
             log.warning("disconnected from broker (%s); reconnecting", reason_code)
 
-    def _on_message(self, client: mqtt.Client, userdata, msg: mqtt.MQTTMessage) -> None:  # type: ignore[no-untyped-def]
-        try:
-            topic = msg.topic
-        except UnicodeDecodeError:
-            topic = repr(msg._topic)
-        self._inbox.append(
-            _Pending(msg.mid, msg.qos, RawMessage(topic, msg.payload, time.monotonic()))
-        )
-        self._wakeup.set()
+    def _on_raw(self, mid: int, qos: int, topic: bytes, payload: bytes) -> None:
+        self._inbox.append((mid, qos, topic, payload, time.monotonic()))
+        # Event.set takes a lock and notifies: only when the main loop is actually waiting.
+        if self._waiting:
+            self._wakeup.set()
 
     def _connect_mqtt(self) -> None:
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
-        props.ReceiveMaximum = RECEIVE_MAXIMUM
-        self._client.connect_async(
-            self._target.host, self._target.port, keepalive=30, clean_start=False, properties=props
-        )
+        self._client.connect_async(self._target.host, self._target.port, keepalive=30)
         self._client.loop_start()
 
     # --- database ---------------------------------------------------------------------
@@ -148,8 +150,12 @@ class IngestWorker:
         limit = self.settings.ingest_batch_max
         if len(self._inbox) < limit:
             # Let a small batch grow for at most flush_ms: fewer commits, bounded latency.
-            self._wakeup.wait(0.2)
-            self._wakeup.clear()
+            if not self._inbox:
+                self._wakeup.clear()
+                self._waiting = True
+                if not self._inbox:  # re-check: a message may have arrived before the flag
+                    self._wakeup.wait(0.2)
+                self._waiting = False
             if not self._inbox:
                 return []
             first_wait = self.settings.ingest_flush_ms / 1000.0
@@ -164,7 +170,8 @@ class IngestWorker:
 
     def process(self, pending: list[_Pending]) -> None:
         directory = self._directory
-        decoded = decode_batch([p.raw for p in pending], directory)
+        raws = [RawMessage(p[2].decode("utf-8", "replace"), p[3], p[4]) for p in pending]
+        decoded = decode_batch(raws, directory)
         delay = 0.2
         while True:
             conn = self._db()
@@ -178,8 +185,8 @@ class IngestWorker:
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
         committed = time.time()
-        for p in pending:
-            self._client.ack(p.mid, p.qos)
+        # Acknowledge only now, after the commit, in the order received, in one write.
+        self._client.ack_many([p[0] for p in pending if p[1] == 1])
         c = self.counters
         c.msgs_in += len(pending)
         c.readings_written += result.readings
@@ -188,9 +195,15 @@ class IngestWorker:
         c.batches += 1
         c.latency.add_many(committed, result.reading_times)
 
+    def _reload_directory(self) -> None:
+        try:
+            self._directory.load_all()
+        except psycopg.Error as exc:
+            log.warning("could not reload the device directory: %s", exc)
+
     def lag_ms(self) -> float:
         try:
-            oldest = self._inbox[0].raw.arrived
+            oldest = self._inbox[0][4]
         except IndexError:
             return 0.0
         return max(0.0, (time.monotonic() - oldest) * 1000.0)
@@ -258,9 +271,10 @@ class IngestWorker:
         self._directory = Directory(sql_loader(self.settings.database_url()))
         self._directory.load_all()
         self._connect_mqtt()
-        log.info("ingest worker %s subscribed to %s", self.worker_id, SUBSCRIPTION)
+        log.info("ingest worker %s subscribing to %s", self.worker_id, ", ".join(SUBSCRIPTIONS))
         next_stats = time.monotonic()
         next_maintain = time.monotonic() + MAINTAIN_EVERY_S
+        next_directory = time.monotonic() + DIRECTORY_RELOAD_S
         try:
             while not self.stop_event.is_set():
                 batch = self._take()
@@ -270,6 +284,10 @@ class IngestWorker:
                 if now >= next_stats:
                     self.write_stats()
                     next_stats = now + STATS_EVERY_S
+                if now >= next_directory:
+                    # Picks up revocations: a cached agent is otherwise only reloaded on a miss.
+                    self._reload_directory()
+                    next_directory = now + DIRECTORY_RELOAD_S
                 if now >= next_maintain:
                     self.maintain()
                     next_maintain = now + MAINTAIN_EVERY_S
@@ -278,7 +296,7 @@ class IngestWorker:
                 self.process(self._take())
         finally:
             self.write_stats()
-            self._client.disconnect()
+            self._disconnect()
             self._client.loop_stop()
             self._drop_db()
             log.info(
@@ -290,8 +308,33 @@ class IngestWorker:
                 self.counters.dead_letters,
             )
 
+    def _disconnect(self) -> None:
+        self._client.disconnect()
+        if self.ephemeral:
+            self._client.loop_stop()
+            retire_session(self.settings, self.worker_id)
 
-def run_worker(settings: Settings, worker_id: str | None = None) -> None:
+
+def retire_session(settings: Settings, worker_id: str) -> None:
+    """End the broker session of a worker removed for good, so its share of the group is
+    not queued for it until the session expires (Mosquitto counts offline members)."""
+    target = settings.mqtt()
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"wayhouse-ingest-{worker_id}", protocol=mqtt.MQTTv5
+    )
+    client.username_pw_set(target.username, target.password)
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 0
+    client.connect(target.host, target.port, clean_start=True, properties=props)
+    client.loop_start()
+    deadline = time.monotonic() + 10
+    while not client.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    client.disconnect()
+    client.loop_stop()
+
+
+def run_worker(settings: Settings, worker_id: str | None = None, ephemeral: bool = False) -> None:
     stop = threading.Event()
 
     def _stop(signum: int, frame: object) -> None:
@@ -299,4 +342,4 @@ def run_worker(settings: Settings, worker_id: str | None = None) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    IngestWorker(settings, worker_id, stop).run()
+    IngestWorker(settings, worker_id, stop, ephemeral=ephemeral).run()

@@ -86,7 +86,7 @@ def _new_messages(cur: psycopg.Cursor, accepted: list[Accepted]) -> list[Accepte
     if not accepted:
         return []
     rows = cur.execute(
-        "INSERT INTO ingest_seen (agent_key, seq) SELECT * FROM unnest(%s::int4[], %s::int8[]) "
+        "INSERT INTO ingest_seen (agent_key, seq) SELECT * FROM unnest(%b::int4[], %b::int8[]) "
         "ON CONFLICT DO NOTHING RETURNING agent_key, seq",
         ([a.agent_key for a in accepted], [a.message.seq for a in accepted]),
     ).fetchall()
@@ -168,7 +168,7 @@ def _upsert_latest(
         keys = sorted(shelf)
         cur.execute(
             "INSERT INTO shelf_latest (sensor_key, ts, weight_g) "
-            "SELECT * FROM unnest(%s::int4[], %s::timestamptz[], %s::float8[]) "
+            "SELECT * FROM unnest(%b::int4[], %b::timestamptz[], %b::float8[]) "
             "ON CONFLICT (sensor_key) DO UPDATE SET ts = EXCLUDED.ts, weight_g = EXCLUDED.weight_g "
             "WHERE shelf_latest.ts <= EXCLUDED.ts",
             (keys, [_from_ts(shelf[k][0], UTC) for k in keys], [shelf[k][1] for k in keys]),

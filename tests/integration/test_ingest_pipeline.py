@@ -92,7 +92,6 @@ def test_exactly_once_with_replays_and_malformed(stack: Stack, worker) -> None: 
             ),
         ),
         (S.topic(a0.agent_id, "shelf"), b"\xff\xfe\x00binary"),
-        (f"wh/v1/{a0.agent_id}/bogus", b"{}"),
     ]
     stream = good + replays + malformed
     rng.shuffle(stream)
@@ -116,7 +115,6 @@ def test_exactly_once_with_replays_and_malformed(stack: Stack, worker) -> None: 
     readings, unique = _stored_for(stack, prefix)
     assert unique == expected
     assert readings == expected * len(a0.sensors)
-    # The bogus-stream topic has no agent in its dead letter's topic pattern? It does: count all.
     assert _dead_for(stack, prefix) == len(malformed)
     reasons = [
         r[0]
@@ -126,6 +124,18 @@ def test_exactly_once_with_replays_and_malformed(stack: Stack, worker) -> None: 
     ]
     assert any("not registered" in r for r in reasons)
     assert any("version" in r for r in reasons)
+
+
+def test_a_topic_outside_the_contract_is_refused_by_the_broker(stack: Stack, worker) -> None:  # type: ignore[no-untyped-def]
+    prefix = f"bog{uuid.uuid4().hex[:6]}"
+    (agent,) = _agents(prefix, 1)
+    stack.provision([agent])
+    report = publish_all(
+        publisher_as(stack, agent.agent_id),
+        agent.agent_id,
+        [(f"wh/v1/{agent.agent_id}/bogus", b"{}")],
+    )
+    assert report.ok == 0 and report.refused == ["Not authorized"]
 
 
 def publisher_as(stack: Stack, agent_id: str, password: str | None = None):  # type: ignore[no-untyped-def]

@@ -106,12 +106,24 @@ def db_current() -> None:
 @app.command()
 def ingest(
     worker_id: Annotated[str | None, typer.Option(help="Stable id; one per worker.")] = None,
+    ephemeral: Annotated[
+        bool, typer.Option(help="End the broker session on a clean exit (benchmarks, tests).")
+    ] = False,
+    retire: Annotated[
+        bool, typer.Option(help="Do not run: end the broker session of WORKER_ID for good.")
+    ] = False,
 ) -> None:
     """Run an ingest worker (MQTT shared subscription -> PostgreSQL)."""
-    from wayhouse.platform.ingest.worker import run_worker
+    from wayhouse.platform.ingest.worker import retire_session, run_worker
 
     _logging()
-    run_worker(get_settings(), worker_id)
+    if retire:
+        if not worker_id:
+            raise _fail("--retire needs --worker-id", 2)
+        retire_session(get_settings(), worker_id)
+        typer.echo(f"ended the broker session of ingest worker {worker_id}")
+        return
+    run_worker(get_settings(), worker_id, ephemeral=ephemeral)
 
 
 @app.command()
@@ -270,18 +282,27 @@ def bench_ingest(
     duration: Annotated[float, typer.Option(help="Seconds of load.")] = 20.0,
     agents: Annotated[int, typer.Option(help="Simulated agents.")] = 1000,
     readings_per_message: Annotated[int, typer.Option()] = 1,
+    producers: Annotated[int, typer.Option(help="Load-generator processes.")] = 1,
+    mode: Annotated[
+        str,
+        typer.Option(help="live: load and worker together; drain: time the worker on a backlog."),
+    ] = "live",
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
 ) -> None:
     """Drive simulators through the broker into the database; report rate, latency, CPU."""
     from wayhouse.bench import ingest as bench
 
     _logging()
+    if mode not in ("live", "drain"):
+        raise _fail("--mode must be live or drain", 2)
     result = bench.run(
         get_settings(),
         rate=rate,
         duration=duration,
         agents=agents,
         readings_per_message=readings_per_message,
+        producers=producers,
+        mode=mode,
     )
     text = json.dumps(result, indent=2)
     typer.echo(text)

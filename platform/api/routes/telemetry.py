@@ -11,7 +11,14 @@ import psycopg
 from fastapi import APIRouter, Depends, Query, Request
 from psycopg.rows import dict_row
 
-from wayhouse.platform.api.deps import Page, get_conn, order_by, pagination, require_operator
+from wayhouse.platform.api.deps import (
+    Page,
+    get_conn,
+    like_contains,
+    order_by,
+    pagination,
+    require_operator,
+)
 from wayhouse.platform.api.schemas import (
     BinWeight,
     DeadLetterOut,
@@ -105,7 +112,7 @@ def devices(
         params.append(active)
     if q:
         where.append("a.agent_id ILIKE %s")
-        params.append(f"%{q}%")
+        params.append(like_contains(q))
     clause = " AND ".join(where)
     with conn.cursor(row_factory=dict_row) as cur:
         total = cur.execute(f"SELECT count(*) AS n FROM agent a WHERE {clause}", params).fetchone()
@@ -113,7 +120,7 @@ def devices(
             "SELECT a.agent_id, a.kind, a.site, a.active, a.created_at, st.state, "
             "st.ts AS last_status_at, (SELECT count(*) FROM sensor s WHERE s.agent_key = a.agent_key "
             f"AND s.active) AS sensors FROM agent a LEFT JOIN agent_status_latest st USING (agent_key) "
-            f"WHERE {clause} ORDER BY {order_by(sort, DEVICE_SORT, 'agent_id')} LIMIT %s OFFSET %s",
+            f"WHERE {clause} ORDER BY {order_by(sort, DEVICE_SORT, 'agent_id', tiebreak='a.agent_id')} LIMIT %s OFFSET %s",
             [*params, page.size, page.offset],
         ).fetchall()
     return PageOut(
@@ -141,7 +148,7 @@ def dead_letters(
         params.append(since)
     if reason:
         where.append("reason ILIKE %s")
-        params.append(f"%{reason}%")
+        params.append(like_contains(reason))
     clause = " AND ".join(where)
     with conn.cursor(row_factory=dict_row) as cur:
         total = cur.execute(
