@@ -19,6 +19,10 @@ from wayhouse.edge.schema import (
 )
 
 
+class LookupUnavailable(RuntimeError):
+    """The registry could not be asked (database down): retry the batch, never dead-letter it."""
+
+
 class SensorLookup(Protocol):
     def agent(self, agent_id: str) -> object | None: ...
     def sensor_key(self, agent_id: str, sensor_id: str) -> int | None: ...
@@ -75,6 +79,8 @@ def decode_one(raw: RawMessage, directory: SensorLookup) -> Accepted | DeadLette
         return Accepted(agent_id, agent_key, stream, msg, tuple(keys))
     except InvalidMessage as exc:
         return DeadLetter(raw.topic, agent_id, exc.reason, raw.payload)
+    except LookupUnavailable:
+        raise
     except Exception as exc:
         return DeadLetter(
             raw.topic, agent_id, f"internal: {type(exc).__name__}: {exc}", raw.payload

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from wayhouse.platform.ingest.batch import LookupUnavailable
+
 
 @dataclass
 class AgentEntry:
@@ -33,11 +35,14 @@ def sql_loader(conninfo: str) -> Loader:
             query += " AND a.agent_id = %s"
             params = (agent_id,)
         out: dict[str, AgentEntry] = {}
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            for aid, akey, sid, skey in conn.execute(query, params):
-                entry = out.setdefault(aid, AgentEntry(akey))
-                if sid is not None:
-                    entry.sensors[sid] = skey
+        try:
+            with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+                for aid, akey, sid, skey in conn.execute(query, params):
+                    entry = out.setdefault(aid, AgentEntry(akey))
+                    if sid is not None:
+                        entry.sensors[sid] = skey
+        except psycopg.OperationalError as exc:
+            raise LookupUnavailable(f"device registry unavailable: {exc}") from exc
         return out
 
     return load
@@ -77,8 +82,8 @@ class Directory:
         now = self._clock()
         if now - self._last_refresh.get(agent_id, -1e18) < self._refresh_s:
             return False
+        fresh = self._loader(agent_id)  # may raise LookupUnavailable: then it counts as not tried
         self._last_refresh[agent_id] = now
-        fresh = self._loader(agent_id)
         if agent_id in fresh:
             self._agents[agent_id] = fresh[agent_id]
         else:

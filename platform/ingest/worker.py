@@ -15,17 +15,16 @@ import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from wayhouse.config import Settings
 from wayhouse.edge.schema import TOPIC_ROOT, Stream
 from wayhouse.platform.db import timeseries
-from wayhouse.platform.ingest.batch import RawMessage, decode_batch
+from wayhouse.platform.ingest.batch import LookupUnavailable, RawMessage, decode_batch
 from wayhouse.platform.ingest.consumer import BufferedConsumer
 from wayhouse.platform.ingest.directory import Directory, sql_loader
 from wayhouse.platform.ingest.stats import IngestCounters
@@ -91,7 +90,7 @@ class IngestWorker:
             client.tls_set()
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.reconnect_delay_set(1, 10)
+        client.reconnect_delay_set(0.5, 5)
         self._target = target
         return client
 
@@ -169,18 +168,21 @@ class IngestWorker:
         return batch
 
     def process(self, pending: list[_Pending]) -> None:
-        directory = self._directory
         raws = [RawMessage(p[2].decode("utf-8", "replace"), p[3], p[4]) for p in pending]
-        decoded = decode_batch(raws, directory)
         delay = 0.2
         while True:
-            conn = self._db()
             try:
-                result = write_batch(conn, decoded, self.worker_id)
+                decoded = decode_batch(raws, self._directory)
+                result = write_batch(self._db(), decoded, self.worker_id)
                 break
-            except psycopg.OperationalError as exc:
-                # The transaction rolled back; nothing was acknowledged. Retry the same batch.
-                log.warning("batch write failed (%s); retrying", str(exc).strip())
+            except (psycopg.OperationalError, LookupUnavailable) as exc:
+                # Rolled back, nothing acknowledged: the same batch is decoded and written
+                # again once the database is back (dedupe makes a repeat harmless).
+                if self.stop_event.is_set():
+                    # Stopping with the database down: leave the batch unacknowledged; the
+                    # broker redelivers it to this session when the worker is back.
+                    raise
+                log.warning("batch not stored (%s); retrying in %.1fs", str(exc).strip(), delay)
                 self._drop_db()
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -195,10 +197,23 @@ class IngestWorker:
         c.batches += 1
         c.latency.add_many(committed, result.reading_times)
 
+    def _register_session(self) -> None:
+        """Durable workers are listed so a restarted broker gets their subscriptions back."""
+        conn = self._db()
+        with conn.transaction():
+            if self.ephemeral:
+                conn.execute("DELETE FROM ingest_session WHERE worker_id = %s", (self.worker_id,))
+            else:
+                conn.execute(
+                    "INSERT INTO ingest_session (worker_id) VALUES (%s) ON CONFLICT (worker_id) "
+                    "DO UPDATE SET last_start = now()",
+                    (self.worker_id,),
+                )
+
     def _reload_directory(self) -> None:
         try:
             self._directory.load_all()
-        except psycopg.Error as exc:
+        except (psycopg.Error, LookupUnavailable) as exc:
             log.warning("could not reload the device directory: %s", exc)
 
     def lag_ms(self) -> float:
@@ -268,6 +283,7 @@ class IngestWorker:
         else:
             log.info("storage mode: partitioned (native daily range partitions; no TimescaleDB)")
         self.maintain()
+        self._register_session()
         self._directory = Directory(sql_loader(self.settings.database_url()))
         self._directory.load_all()
         self._connect_mqtt()
@@ -295,7 +311,8 @@ class IngestWorker:
             while self._inbox:
                 self.process(self._take())
         finally:
-            self.write_stats()
+            with contextlib.suppress(psycopg.Error):
+                self.write_stats()
             self._disconnect()
             self._client.loop_stop()
             self._drop_db()
@@ -315,23 +332,65 @@ class IngestWorker:
             retire_session(self.settings, self.worker_id)
 
 
+def _session_client(settings: Settings, worker_id: str, clean: bool) -> mqtt.Client:
+    target = settings.mqtt()
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"wayhouse-ingest-{worker_id}",
+        protocol=mqtt.MQTTv311,
+        clean_session=clean,
+    )
+    client.username_pw_set(target.username, target.password)
+    if target.tls:
+        client.tls_set()
+    client.connect(target.host, target.port, keepalive=10)
+    return client
+
+
+def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def retire_session(settings: Settings, worker_id: str) -> None:
     """End the broker session of a worker removed for good, so its share of the group is
     not queued for it until the session expires (Mosquitto counts offline members)."""
-    target = settings.mqtt()
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=f"wayhouse-ingest-{worker_id}", protocol=mqtt.MQTTv5
-    )
-    client.username_pw_set(target.username, target.password)
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = 0
-    client.connect(target.host, target.port, clean_start=True, properties=props)
+    client = _session_client(settings, worker_id, clean=True)
     client.loop_start()
-    deadline = time.monotonic() + 10
-    while not client.is_connected() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait(client.is_connected, 10)
     client.disconnect()
     client.loop_stop()
+    with (
+        contextlib.suppress(psycopg.Error),
+        psycopg.connect(settings.database_url(), connect_timeout=5) as conn,
+    ):
+        conn.execute("DELETE FROM ingest_session WHERE worker_id = %s", (worker_id,))
+
+
+def rearm_sessions(settings: Settings) -> list[str]:
+    """Give every durable worker session its shared subscriptions back (see migration 0002).
+
+    Run right after the broker starts, before the workers are back: from then on the broker
+    queues the stream for them instead of dropping it for want of a subscriber."""
+    with psycopg.connect(settings.database_url(), connect_timeout=5) as conn:
+        ids = [
+            r[0] for r in conn.execute("SELECT worker_id FROM ingest_session ORDER BY worker_id")
+        ]
+    for worker_id in ids:
+        client = _session_client(settings, worker_id, clean=False)
+        subscribed = threading.Event()
+        client.on_subscribe = lambda *args, ev=subscribed: ev.set()
+        client.loop_start()
+        if _wait(client.is_connected, 10):
+            client.subscribe([(f, 1) for f in SUBSCRIPTIONS])
+            subscribed.wait(10)
+        client.disconnect()
+        client.loop_stop()
+    return ids
 
 
 def run_worker(settings: Settings, worker_id: str | None = None, ephemeral: bool = False) -> None:

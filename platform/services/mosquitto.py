@@ -177,7 +177,25 @@ def start(settings: Settings, timeout: float = 20.0) -> MqttPaths:
             f"mosquitto failed to start: {result.stderr or result.stdout}\nsee {p.log}"
         )
     wait_port("127.0.0.1", settings.mqtt_port, timeout, "mosquitto", p.log)
+    _rearm_ingest(settings)
     return p
+
+
+def _rearm_ingest(settings: Settings) -> None:
+    # Mosquitto 2.0.11 does not restore shared subscriptions from its persistence file.
+    import logging
+
+    import psycopg
+
+    from wayhouse.platform.ingest.worker import rearm_sessions
+
+    try:
+        ids = rearm_sessions(settings)
+    except (psycopg.Error, OSError) as exc:
+        logging.getLogger(__name__).warning("could not re-arm ingest sessions: %s", exc)
+        return
+    if ids:
+        logging.getLogger(__name__).info("re-armed ingest sessions: %s", ", ".join(ids))
 
 
 def reload(settings: Settings) -> bool:

@@ -50,7 +50,7 @@ def _as_agent(stack: Stack, agent_id: str):  # type: ignore[no-untyped-def]
 # --- health and auth ---------------------------------------------------------------------------
 
 
-def test_health_is_public_and_reports_the_stack(client: TestClient) -> None:
+def test_health_is_public_and_reports_the_stack(client: TestClient, stack: Stack) -> None:
     r = client.get("/health")
     assert r.status_code == 200, r.text
     body = r.json()
@@ -58,7 +58,12 @@ def test_health_is_public_and_reports_the_stack(client: TestClient) -> None:
     assert body["broker"] is True
     assert body["storage_mode"] == "partitioned"
     assert body["stdlib_platform"] is True
-    assert body["schema_revision"] == "0001"
+    from alembic.script import ScriptDirectory
+
+    from wayhouse.platform.db.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(stack.settings)).get_current_head()
+    assert body["schema_revision"] == head
     assert body["status"] == "ok"
 
 
