@@ -25,9 +25,14 @@ class InfeasibleSolutionError(RuntimeError):
         self.solution = solution
 
 
-def solve(problem: Problem, engine: Engine | str = "portfolio", time_limit: float = 10.0,
-          objective: Objective | str = Objective.COST, seed: int = 0,
-          allow_infeasible: bool = False) -> Solution:
+def solve(
+    problem: Problem,
+    engine: Engine | str = "portfolio",
+    time_limit: float = 10.0,
+    objective: Objective | str = Objective.COST,
+    seed: int = 0,
+    allow_infeasible: bool = False,
+) -> Solution:
     """Plan routes within `time_limit` wall-clock seconds.
 
     Stops that cannot be served come back in `Solution.unassigned` with a reason. The returned

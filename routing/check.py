@@ -89,8 +89,11 @@ def _check_route(problem: Problem, r_idx: int, solution: Solution, tol: float) -
     if volume > veh.capacity_volume + tol * max(1.0, veh.capacity_volume):
         bad(CAPACITY_VOLUME, f"volume {volume:g} > capacity {veh.capacity_volume:g}")
     if not (_close(weight, route.load_weight, tol) and _close(volume, route.load_volume, tol)):
-        bad(LOAD_MISMATCH, f"reported load {route.load_weight:g}/{route.load_volume:g}, "
-                           f"recomputed {weight:g}/{volume:g}")
+        bad(
+            LOAD_MISMATCH,
+            f"reported load {route.load_weight:g}/{route.load_volume:g}, "
+            f"recomputed {weight:g}/{volume:g}",
+        )
 
     # Shift: the vehicle's own hours, cut by its depots' opening hours.
     start_depot, end_depot = problem.depots[veh.start_depot], problem.depots[veh.end_depot]

@@ -21,8 +21,13 @@ class FormatError(ValueError):
     pass
 
 
-_SECTIONS = ("NODE_COORD_SECTION", "DEMAND_SECTION", "TIME_WINDOW_SECTION",
-             "SERVICE_TIME_SECTION", "DEPOT_SECTION")
+_SECTIONS = (
+    "NODE_COORD_SECTION",
+    "DEMAND_SECTION",
+    "TIME_WINDOW_SECTION",
+    "SERVICE_TIME_SECTION",
+    "DEPOT_SECTION",
+)
 
 
 def _parse(text: str, source: str) -> tuple[dict[str, str], dict[str, list[list[str]]]]:
@@ -47,8 +52,9 @@ def _parse(text: str, source: str) -> tuple[dict[str, str], dict[str, list[list[
     return header, sections
 
 
-def _table(sections: dict[str, list[list[str]]], name: str, width: int, n: int,
-           source: str) -> dict[int, list[float]]:
+def _table(
+    sections: dict[str, list[list[str]]], name: str, width: int, n: int, source: str
+) -> dict[int, list[float]]:
     if name not in sections:
         raise FormatError(f"{source}: missing {name}")
     rows: dict[int, list[float]] = {}
@@ -80,8 +86,9 @@ def read_vrplib(path: str | Path, convention: Convention | str = Convention.DIMA
     demand = _table(sections, "DEMAND_SECTION", 1, n, str(path))
     windows = _table(sections, "TIME_WINDOW_SECTION", 2, n, str(path))
     if "SERVICE_TIME_SECTION" in sections:
-        service = {k: v[0] for k, v in _table(sections, "SERVICE_TIME_SECTION", 1, n,
-                                                str(path)).items()}
+        service = {
+            k: v[0] for k, v in _table(sections, "SERVICE_TIME_SECTION", 1, n, str(path)).items()
+        }
     else:
         default = float(header.get("SERVICE_TIME", 0))
         service = {k: (0.0 if k == 1 else default) for k in range(1, n + 1)}
@@ -92,13 +99,22 @@ def read_vrplib(path: str | Path, convention: Convention | str = Convention.DIMA
     points = [Point(*coords[k]) for k in range(1, n + 1)]
     depot = Depot("depot", points[0], windows[1][0], windows[1][1])
     stops = tuple(
-        Stop(id=str(k - 1), point=points[k - 1], weight=demand[k][0], service_time=service[k],
-             windows=(TimeWindow(windows[k][0], windows[k][1]),))
+        Stop(
+            id=str(k - 1),
+            point=points[k - 1],
+            weight=demand[k][0],
+            service_time=service[k],
+            windows=(TimeWindow(windows[k][0], windows[k][1]),),
+        )
         for k in range(2, n + 1)
     )
     vehicles = tuple(
-        Vehicle(id=f"v{i + 1}", capacity_weight=capacity, shift_start=windows[1][0],
-                shift_end=windows[1][1])
+        Vehicle(
+            id=f"v{i + 1}",
+            capacity_weight=capacity,
+            shift_start=windows[1][0],
+            shift_end=windows[1][1],
+        )
         for i in range(fleet)
     )
     decimals = 1 if convention is Convention.DIMACS else None
@@ -145,9 +161,13 @@ def read_bks(path: str | Path) -> dict[str, BestKnown]:
     with Path(path).open(newline="") as fh:
         return {
             row["instance"]: BestKnown(
-                row["instance"], row["set"], int(row["customers"]),
-                int(row["dimacs_vehicles"]), float(row["dimacs_distance"]),
-                int(row["sintef_vehicles"]), float(row["sintef_distance"]),
+                row["instance"],
+                row["set"],
+                int(row["customers"]),
+                int(row["dimacs_vehicles"]),
+                float(row["dimacs_distance"]),
+                int(row["sintef_vehicles"]),
+                float(row["sintef_distance"]),
             )
             for row in csv.DictReader(fh)
         }

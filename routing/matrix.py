@@ -42,8 +42,10 @@ def euclidean_matrix(points: Sequence[Point], decimals: int | None = None) -> Tr
     elif np.all(xy == np.round(xy)) and np.abs(xy).max(initial=0) < 1e6:
         scale = 10**decimals
         sq = (diff.astype(np.int64) ** 2).sum(axis=2) * scale * scale
-        d = np.array([math.isqrt(int(v)) for v in sq.ravel()], dtype=np.float64).reshape(
-            sq.shape) / scale
+        d = (
+            np.array([math.isqrt(int(v)) for v in sq.ravel()], dtype=np.float64).reshape(sq.shape)
+            / scale
+        )
     else:
         scale = 10.0**decimals
         d = np.floor(np.sqrt((diff**2).sum(axis=2)) * scale + 1e-9) / scale
@@ -118,8 +120,14 @@ class OsrmTableRouter:
     Pairs the server cannot route come back as NaN and the caller falls back to geodesic.
     """
 
-    def __init__(self, url: str, profile: str = "driving", block: int = 100,
-                 timeout_s: float = 30.0, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        profile: str = "driving",
+        block: int = 100,
+        timeout_s: float = 30.0,
+        client: httpx.Client | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.profile = profile
         self.block = block
@@ -141,15 +149,18 @@ class OsrmTableRouter:
                 pos = {k: p for p, k in enumerate(idx)}
                 resp = self._client.get(
                     f"{self.url}/table/v1/{self.profile}/{coords}",
-                    params={"sources": ";".join(str(pos[k]) for k in src),
-                            "destinations": ";".join(str(pos[k]) for k in dst),
-                            "annotations": "distance,duration"},
+                    params={
+                        "sources": ";".join(str(pos[k]) for k in src),
+                        "destinations": ";".join(str(pos[k]) for k in dst),
+                        "annotations": "distance,duration",
+                    },
                 )
                 resp.raise_for_status()
                 body = resp.json()
                 if body.get("code") != "Ok":
-                    raise RuntimeError(f"OSRM table failed: {body.get('code')} "
-                                       f"{body.get('message', '')}")
+                    raise RuntimeError(
+                        f"OSRM table failed: {body.get('code')} {body.get('message', '')}"
+                    )
                 d = np.array(body["distances"], dtype=np.float64)  # None -> nan
                 t = np.array(body["durations"], dtype=np.float64)
                 dist[np.ix_(src, dst)] = d
@@ -179,8 +190,13 @@ class MatrixBuilder:
     profile; without a window the profile's speed at `depart` is used.
     """
 
-    def __init__(self, road_factor: float = 1.3, profile: SpeedProfile | None = None,
-                 router: RoadRouter | None = None, cache_size: int = 32) -> None:
+    def __init__(
+        self,
+        road_factor: float = 1.3,
+        profile: SpeedProfile | None = None,
+        router: RoadRouter | None = None,
+        cache_size: int = 32,
+    ) -> None:
         if road_factor < 1.0:
             raise ValueError("road factor below 1 would make roads shorter than geodesics")
         self.road_factor = road_factor
@@ -191,16 +207,30 @@ class MatrixBuilder:
         self.hits = 0
         self.misses = 0
 
-    def _key(self, points: Sequence[Point], window: tuple[float, float] | None,
-             depart: float) -> str:
+    def _key(
+        self, points: Sequence[Point], window: tuple[float, float] | None, depart: float
+    ) -> str:
         h = hashlib.blake2b(digest_size=16)
         h.update(np.array([(p.x, p.y) for p in points], dtype=np.float64).round(7).tobytes())
-        h.update(repr((self.road_factor, self.profile, window, depart,
-                       self.router.name if self.router else None)).encode())
+        h.update(
+            repr(
+                (
+                    self.road_factor,
+                    self.profile,
+                    window,
+                    depart,
+                    self.router.name if self.router else None,
+                )
+            ).encode()
+        )
         return h.hexdigest()
 
-    def build(self, points: Sequence[Point], window: tuple[float, float] | None = None,
-              depart: float = 0.0) -> TravelMatrix:
+    def build(
+        self,
+        points: Sequence[Point],
+        window: tuple[float, float] | None = None,
+        depart: float = 0.0,
+    ) -> TravelMatrix:
         key = self._key(points, window, depart)
         if key in self._cache:
             self.hits += 1
@@ -213,24 +243,29 @@ class MatrixBuilder:
             self._cache.popitem(last=False)
         return matrix
 
-    def _compute(self, points: Sequence[Point], window: tuple[float, float] | None,
-                 depart: float) -> TravelMatrix:
+    def _compute(
+        self, points: Sequence[Point], window: tuple[float, float] | None, depart: float
+    ) -> TravelMatrix:
         dist = geodesic_distances(points) * self.road_factor
         road_time: FloatMatrix | None = None
         if self.router is not None:
             r_dist, r_time = self.router.table(points)
             missing = np.isnan(r_dist) | np.isnan(r_time)
             if missing.any():
-                log.warning("router %s: %d unroutable pairs, using geodesic for them",
-                            self.router.name, int(missing.sum()))
+                log.warning(
+                    "router %s: %d unroutable pairs, using geodesic for them",
+                    self.router.name,
+                    int(missing.sum()),
+                )
             dist = np.where(missing, dist, r_dist)
             road_time = np.where(missing, np.nan, r_time)
         if window is not None:
             mps = self.profile.min_speed(*window) / 3.6
             dur = dist / mps
         else:
-            travel = np.vectorize(lambda m: self.profile.travel_time(float(m), float(depart)),
-                                  otypes=[np.float64])
+            travel = np.vectorize(
+                lambda m: self.profile.travel_time(float(m), float(depart)), otypes=[np.float64]
+            )
             dur = travel(dist)
         if road_time is not None:
             # The router's free-flow time scaled by how much slower the profile is right now.

@@ -152,8 +152,9 @@ class Problem:
         nodes = list(range(len(self.depots))) + [self.stop_node(s) for s in stops]
         sub = np.ix_(nodes, nodes)
         matrix = TravelMatrix(self.matrix.distance[sub].copy(), self.matrix.duration[sub].copy())
-        return Problem(self.depots, self.vehicles, tuple(self.stops[s] for s in stops), matrix,
-                       self.name)
+        return Problem(
+            self.depots, self.vehicles, tuple(self.stops[s] for s in stops), matrix, self.name
+        )
 
     def shift(self, vehicle: int) -> tuple[float, float]:
         """Effective shift: the vehicle's own, cut by its depots' opening hours."""

@@ -48,8 +48,9 @@ def build_route(problem: Problem, vehicle: int, stops: Sequence[int]) -> Route:
         load_w -= stop.weight
         load_v -= stop.volume
         t = begin + stop.service_time
-        visits.append(Visit(s, arrival, begin, t, max(load_w, 0.0), max(load_v, 0.0),
-                            travelled, late))
+        visits.append(
+            Visit(s, arrival, begin, t, max(load_w, 0.0), max(load_v, 0.0), travelled, late)
+        )
         prev = node
     end = t + dur[prev, v.end_depot]
     travelled += dist[prev, v.end_depot]

@@ -169,7 +169,7 @@ def publish_frame(topic_f: bytes, pid: int, payload: bytes) -> bytes:
     return b"".join(
         (
             b"\x32",
-            _VARINTS[rl & 16383],
+            _VARINTS[rl] if rl < 16_384 else encode_varint(rl),
             topic_f,
             _pid_props(pid, 0),
             payload,
@@ -740,7 +740,7 @@ class RawFleet:
 
     def _pump(self) -> None:
         done = []
-        for c in self._queued:
+        for c in list(self._queued):  # a failed send may re-add its connection
             if c.state != CONNECTED:
                 continue
             n = min(c.room(), len(c.queue))

@@ -57,11 +57,19 @@ def screen(problem: Problem) -> tuple[list[int], list[Unassigned]]:
     dur = problem.matrix.duration
     for s, stop in enumerate(problem.stops):
         node = problem.stop_node(s)
-        fits = [i for i, v in enumerate(problem.vehicles)
-                if stop.weight <= v.capacity_weight and stop.volume <= v.capacity_volume]
+        fits = [
+            i
+            for i, v in enumerate(problem.vehicles)
+            if stop.weight <= v.capacity_weight and stop.volume <= v.capacity_volume
+        ]
         if not fits:
-            out.append(Unassigned(s, UnassignedReason.EXCEEDS_CAPACITY,
-                                  f"weight {stop.weight:g}, volume {stop.volume:g}"))
+            out.append(
+                Unassigned(
+                    s,
+                    UnassignedReason.EXCEEDS_CAPACITY,
+                    f"weight {stop.weight:g}, volume {stop.volume:g}",
+                )
+            )
             continue
         reachable = False
         for i in fits:
@@ -78,8 +86,13 @@ def screen(problem: Problem) -> tuple[list[int], list[Unassigned]]:
         if reachable:
             servable.append(s)
         else:
-            out.append(Unassigned(s, UnassignedReason.UNREACHABLE,
-                                  "no vehicle reaches a window and returns within its shift"))
+            out.append(
+                Unassigned(
+                    s,
+                    UnassignedReason.UNREACHABLE,
+                    "no vehicle reaches a window and returns within its shift",
+                )
+            )
     return servable, out
 
 
@@ -123,9 +136,12 @@ def build_int_data(problem: Problem, stops: Sequence[int], objective: Objective)
     dur_f = problem.matrix.duration[sub]
     sel = [problem.stops[s] for s in stops]
 
-    time_values = [dur_f.ravel(), [st.service_time for st in sel],
-                   [x for st in sel for w in st.windows for x in (w.open, w.close)],
-                   [x for i in range(len(problem.vehicles)) for x in problem.shift(i)]]
+    time_values = [
+        dur_f.ravel(),
+        [st.service_time for st in sel],
+        [x for st in sel for w in st.windows for x in (w.open, w.close)],
+        [x for i in range(len(problem.vehicles)) for x in problem.shift(i)],
+    ]
     ts = decimal_scale(np.concatenate([np.asarray(v, dtype=np.float64) for v in time_values]))
     ds = decimal_scale(dist_f)
     dist = np.rint(dist_f * ds).astype(np.int64)
@@ -135,8 +151,10 @@ def build_int_data(problem: Problem, stops: Sequence[int], objective: Objective)
     finite = [x for v in time_values[2:] for x in v if math.isfinite(x)]
     latest_finite = max(finite, default=0.0)
     # A horizon no schedule can exceed when nothing closes: all service plus the longest arcs.
-    horizon = max(_down(latest_finite, ts),
-                  int(service.sum() + dur.max(axis=1).sum() + _up(latest_finite, ts)))
+    horizon = max(
+        _down(latest_finite, ts),
+        int(service.sum() + dur.max(axis=1).sum() + _up(latest_finite, ts)),
+    )
 
     def clip(x: float, up: bool) -> int:
         if not math.isfinite(x):
@@ -147,8 +165,10 @@ def build_int_data(problem: Problem, stops: Sequence[int], objective: Objective)
     for st in sel:
         ws = [(clip(w.open, True), clip(w.close, False)) for w in st.windows]
         windows.append([w for w in ws if w[0] <= w[1]] or [(horizon, horizon)])
-    shifts = [(clip(s, True), clip(e, False))
-              for s, e in (problem.shift(i) for i in range(len(problem.vehicles)))]
+    shifts = [
+        (clip(s, True), clip(e, False))
+        for s, e in (problem.shift(i) for i in range(len(problem.vehicles)))
+    ]
 
     demand_w = [st.weight for st in sel]
     demand_v = [st.volume for st in sel]
@@ -180,11 +200,25 @@ def build_int_data(problem: Problem, stops: Sequence[int], objective: Objective)
         fixed = [bound if objective is Objective.VEHICLES_THEN_DISTANCE else 0] * n_veh
     mandatory = min(2 * (bound + sum(fixed) + sum(pen)) + 1, 2**55 // max(1, len(sel)))
     return IntData(
-        n_depots=n_dep, stops=list(stops), dist=dist, dur=dur, service=service,
-        windows=windows, weight=weight, volume=volume, cap_weight=cap_w, cap_volume=cap_v,
-        shifts=shifts, horizon=horizon, arc_weight=arc_weight, fixed_cost=fixed,
-        penalty=[0] * n_dep + pen, optional=[False] * n_dep + [st.optional for st in sel],
-        mandatory_penalty=mandatory, time_scale=ts, dist_scale=ds,
+        n_depots=n_dep,
+        stops=list(stops),
+        dist=dist,
+        dur=dur,
+        service=service,
+        windows=windows,
+        weight=weight,
+        volume=volume,
+        cap_weight=cap_w,
+        cap_volume=cap_v,
+        shifts=shifts,
+        horizon=horizon,
+        arc_weight=arc_weight,
+        fixed_cost=fixed,
+        penalty=[0] * n_dep + pen,
+        optional=[False] * n_dep + [st.optional for st in sel],
+        mandatory_penalty=mandatory,
+        time_scale=ts,
+        dist_scale=ds,
     )
 
 
@@ -196,13 +230,17 @@ def _excess(problem: Problem, vehicle: int, seq: Sequence[int]) -> float:
     v = problem.vehicles[vehicle]
     _, shift_end = problem.shift(vehicle)
     late = sum(x.lateness for x in route.visits)
-    return (late + max(0.0, route.end - shift_end)
-            + max(0.0, route.load_weight - v.capacity_weight)
-            + max(0.0, route.load_volume - v.capacity_volume))
+    return (
+        late
+        + max(0.0, route.end - shift_end)
+        + max(0.0, route.load_weight - v.capacity_weight)
+        + max(0.0, route.load_volume - v.capacity_volume)
+    )
 
 
-def repair(problem: Problem, routes: list[tuple[int, list[int]]]
-           ) -> tuple[list[tuple[int, list[int]]], list[int]]:
+def repair(
+    problem: Problem, routes: list[tuple[int, list[int]]]
+) -> tuple[list[tuple[int, list[int]]], list[int]]:
     """Remove stops from infeasible routes until they are feasible; returns removed stops.
 
     Engines return feasible routes in normal operation; this guards against an engine that
@@ -213,26 +251,42 @@ def repair(problem: Problem, routes: list[tuple[int, list[int]]]
     for vehicle, seq in routes:
         seq = list(seq)
         while seq and _excess(problem, vehicle, seq) > 1e-9:
-            best = min(range(len(seq)),
-                       key=lambda i: _excess(problem, vehicle, seq[:i] + seq[i + 1:]))
+            best = min(
+                range(len(seq)), key=lambda i: _excess(problem, vehicle, seq[:i] + seq[i + 1 :])
+            )
             removed.append(seq.pop(best))
         fixed.append((vehicle, seq))
     return fixed, removed
 
 
-def finish(problem: Problem, routes: list[tuple[int, list[int]]], unserved: Sequence[int],
-           screened: Sequence[Unassigned], engine: str, started: float, cpu_started: float,
-           stats: dict[str, float] | None = None) -> Solution:
+def finish(
+    problem: Problem,
+    routes: list[tuple[int, list[int]]],
+    unserved: Sequence[int],
+    screened: Sequence[Unassigned],
+    engine: str,
+    started: float,
+    cpu_started: float,
+    stats: dict[str, float] | None = None,
+) -> Solution:
     """Repair, schedule, label unassigned stops, and run the independent checker."""
     routes, removed = repair(problem, routes)
     unassigned = list(screened)
     for s in [*unserved, *removed]:
         if problem.stops[s].optional:
-            unassigned.append(Unassigned(s, UnassignedReason.DROPPED,
-                                         "serving it costs more than its drop penalty"))
+            unassigned.append(
+                Unassigned(
+                    s, UnassignedReason.DROPPED, "serving it costs more than its drop penalty"
+                )
+            )
         else:
-            unassigned.append(Unassigned(s, UnassignedReason.NO_ROUTE_FOUND,
-                                         "no feasible position found within the time limit"))
+            unassigned.append(
+                Unassigned(
+                    s,
+                    UnassignedReason.NO_ROUTE_FOUND,
+                    "no feasible position found within the time limit",
+                )
+            )
     unassigned.sort(key=lambda u: u.stop)
     solution = build_solution(problem, routes, unassigned, engine)
     all_stats = {"cpu_s": time.process_time() - cpu_started, "repaired": float(len(removed))}

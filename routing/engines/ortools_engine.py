@@ -48,16 +48,36 @@ class OrToolsParams:
     drop_mandatory: bool = True
 
 
-_OPERATORS_ON = ("use_relocate", "use_exchange", "use_cross", "use_two_opt", "use_or_opt",
-                 "use_relocate_expensive_chain", "use_make_active", "use_make_inactive",
-                 "use_swap_active", "use_extended_swap_active", "use_relocate_neighbors",
-                 "use_cross_exchange")
+_OPERATORS_ON = (
+    "use_relocate",
+    "use_exchange",
+    "use_cross",
+    "use_two_opt",
+    "use_or_opt",
+    "use_relocate_expensive_chain",
+    "use_make_active",
+    "use_make_inactive",
+    "use_swap_active",
+    "use_extended_swap_active",
+    "use_relocate_neighbors",
+    "use_cross_exchange",
+)
 # No pickup-delivery pairs here, and the LNS operators that re-solve whole paths cost more
 # time on VRPTW than they return within a budget of seconds.
-_OPERATORS_OFF = ("use_relocate_pair", "use_exchange_pair", "use_light_relocate_pair",
-                  "use_lin_kernighan", "use_tsp_opt", "use_path_lns", "use_full_path_lns",
-                  "use_tsp_lns", "use_inactive_lns", "use_node_pair_swap_active",
-                  "use_relocate_subtrip", "use_exchange_subtrip")
+_OPERATORS_OFF = (
+    "use_relocate_pair",
+    "use_exchange_pair",
+    "use_light_relocate_pair",
+    "use_lin_kernighan",
+    "use_tsp_opt",
+    "use_path_lns",
+    "use_full_path_lns",
+    "use_tsp_lns",
+    "use_inactive_lns",
+    "use_node_pair_swap_active",
+    "use_relocate_subtrip",
+    "use_exchange_subtrip",
+)
 
 
 def _search_parameters(params: OrToolsParams, seconds: float) -> pywrapcp.RoutingSearchParameters:
@@ -69,8 +89,12 @@ def _search_parameters(params: OrToolsParams, seconds: float) -> pywrapcp.Routin
     sp.ls_operator_neighbors_ratio = params.neighbors_ratio
     sp.ls_operator_min_neighbors = params.min_neighbors
     ops = sp.local_search_operators
-    for names, value in ((_OPERATORS_ON, 3), (_OPERATORS_OFF, 2),  # BOOL_TRUE, BOOL_FALSE
-                         (params.enable, 3), (params.disable, 2)):
+    for names, value in (
+        (_OPERATORS_ON, 3),
+        (_OPERATORS_OFF, 2),  # BOOL_TRUE, BOOL_FALSE
+        (params.enable, 3),
+        (params.disable, 2),
+    ):
         for name in names:
             setattr(ops, name, value)
     if params.ils:
@@ -89,12 +113,16 @@ def _search_parameters(params: OrToolsParams, seconds: float) -> pywrapcp.Routin
     return sp
 
 
-def _build(problem: Problem, data: IntData, params: OrToolsParams
-           ) -> tuple[pywrapcp.RoutingIndexManager, pywrapcp.RoutingModel]:
+def _build(
+    problem: Problem, data: IntData, params: OrToolsParams
+) -> tuple[pywrapcp.RoutingIndexManager, pywrapcp.RoutingModel]:
     vehicles = problem.vehicles
     manager = pywrapcp.RoutingIndexManager(
-        data.n_nodes, len(vehicles), [v.start_depot for v in vehicles],
-        [v.end_depot for v in vehicles])
+        data.n_nodes,
+        len(vehicles),
+        [v.start_depot for v in vehicles],
+        [v.end_depot for v in vehicles],
+    )
     routing = pywrapcp.RoutingModel(manager)
 
     dist = data.dist
@@ -105,8 +133,10 @@ def _build(problem: Problem, data: IntData, params: OrToolsParams
         routing.SetArcCostEvaluatorOfVehicle(by_weight[w], k)
         routing.SetFixedCostOfVehicle(data.fixed_cost[k], k)
 
-    for name, demand, caps in (("weight", data.weight, data.cap_weight),
-                               ("volume", data.volume, data.cap_volume)):
+    for name, demand, caps in (
+        ("weight", data.weight, data.cap_weight),
+        ("volume", data.volume, data.cap_volume),
+    ):
         if demand.any():
             cb = routing.RegisterUnaryTransitVector(demand.tolist())
             routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, name)
@@ -132,8 +162,13 @@ def _build(problem: Problem, data: IntData, params: OrToolsParams
     return manager, routing
 
 
-def solve(problem: Problem, time_limit: float, objective: Objective = Objective.DISTANCE,
-          seed: int = 0, params: OrToolsParams | None = None) -> Solution:
+def solve(
+    problem: Problem,
+    time_limit: float,
+    objective: Objective = Objective.DISTANCE,
+    seed: int = 0,
+    params: OrToolsParams | None = None,
+) -> Solution:
     """Solve with OR-Tools. The search is deterministic; `seed` is accepted for symmetry."""
     del seed
     started, cpu_started = time.monotonic(), time.process_time()
@@ -147,8 +182,16 @@ def solve(problem: Problem, time_limit: float, objective: Objective = Objective.
     budget = time_limit - (time.monotonic() - started) - min(0.5, 0.05 * time_limit)
     assignment = routing.SolveWithParameters(_search_parameters(params, budget))
     if assignment is None:
-        return finish(problem, [], servable, screened, NAME, started, cpu_started,
-                      {"status": float(routing.status())})
+        return finish(
+            problem,
+            [],
+            servable,
+            screened,
+            NAME,
+            started,
+            cpu_started,
+            {"status": float(routing.status())},
+        )
 
     routes: list[tuple[int, list[int]]] = []
     served: set[int] = set()
@@ -164,5 +207,13 @@ def solve(problem: Problem, time_limit: float, objective: Objective = Objective.
         if seq:
             routes.append((k, seq))
     unserved = [s for s in servable if s not in served]
-    return finish(problem, routes, unserved, screened, NAME, started, cpu_started,
-                  {"objective": float(assignment.ObjectiveValue())})
+    return finish(
+        problem,
+        routes,
+        unserved,
+        screened,
+        NAME,
+        started,
+        cpu_started,
+        {"objective": float(assignment.ObjectiveValue())},
+    )

@@ -23,8 +23,14 @@ DEFAULT_ENGINES = ("pyvrp", "ortools")
 _GRACE_S = 5.0  # past the deadline before a silent engine is terminated
 
 
-def _run(conn: Connection, engine: str, problem: Problem, deadline: float,
-         objective: Objective, seed: int) -> None:
+def _run(
+    conn: Connection,
+    engine: str,
+    problem: Problem,
+    deadline: float,
+    objective: Objective,
+    seed: int,
+) -> None:
     try:
         from . import ortools_engine, pyvrp_engine
 
@@ -43,16 +49,25 @@ def pick_best(problem: Problem, solutions: Sequence[Solution], objective: Object
     return min(solutions, key=lambda s: objective_key(problem, s, objective))
 
 
-def solve(problem: Problem, time_limit: float, objective: Objective = Objective.DISTANCE,
-          seed: int = 0, engines: Sequence[str] = DEFAULT_ENGINES) -> Solution:
+def solve(
+    problem: Problem,
+    time_limit: float,
+    objective: Objective = Objective.DISTANCE,
+    seed: int = 0,
+    engines: Sequence[str] = DEFAULT_ENGINES,
+) -> Solution:
     started = time.monotonic()
     deadline = time.time() + time_limit  # wall clock: comparable across processes
     ctx = mp.get_context("spawn")  # no fork of a parent that may hold solver threads
     running: dict[Connection, tuple[str, mp.process.BaseProcess]] = {}
     for engine in engines:
         parent, child = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_run, args=(child, engine, problem, deadline, objective, seed),
-                           name=f"wayhouse-routing-{engine}", daemon=True)
+        proc = ctx.Process(
+            target=_run,
+            args=(child, engine, problem, deadline, objective, seed),
+            name=f"wayhouse-routing-{engine}",
+            daemon=True,
+        )
         proc.start()
         child.close()
         running[parent] = (engine, proc)
@@ -91,5 +106,6 @@ def solve(problem: Problem, time_limit: float, objective: Objective = Objective.
         key = objective_key(problem, s, objective)
         stats[f"{s.engine}_objective"] = key[-1]
         stats[f"{s.engine}_vehicles"] = float(s.num_vehicles)
-    return replace(best, engine=f"{NAME}:{best.engine}", stats=stats,
-                   runtime_s=time.monotonic() - started)
+    return replace(
+        best, engine=f"{NAME}:{best.engine}", stats=stats, runtime_s=time.monotonic() - started
+    )

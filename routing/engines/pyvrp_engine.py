@@ -31,34 +31,48 @@ from .common import IntData, build_int_data, finish, screen
 NAME = "pyvrp"
 
 
-def _vehicle_types(problem: Problem, data: IntData, dims: list[str]
-                   ) -> tuple[list[VehicleType], list[list[int]]]:
+def _vehicle_types(
+    problem: Problem, data: IntData, dims: list[str]
+) -> tuple[list[VehicleType], list[list[int]]]:
     """Group identical vehicles; returns the types and the vehicle indices of each type."""
     groups: dict[tuple[object, ...], list[int]] = defaultdict(list)
     for k, v in enumerate(problem.vehicles):
         caps = tuple(data.cap_weight[k] if d == "weight" else data.cap_volume[k] for d in dims)
-        key = (caps, v.start_depot, v.end_depot, data.shifts[k], data.fixed_cost[k],
-               data.arc_weight[k])
+        key = (
+            caps,
+            v.start_depot,
+            v.end_depot,
+            data.shifts[k],
+            data.fixed_cost[k],
+            data.arc_weight[k],
+        )
         groups[key].append(k)
     types = []
     members = []
     for (caps, start, end, (early, late), fixed, weight), ks in groups.items():
-        types.append(VehicleType(
-            num_available=len(ks), capacity=list(caps), start_depot=start, end_depot=end,
-            fixed_cost=fixed, tw_early=early, tw_late=late, unit_distance_cost=weight,
-            name=problem.vehicles[ks[0]].id))
+        types.append(
+            VehicleType(
+                num_available=len(ks),
+                capacity=list(caps),
+                start_depot=start,
+                end_depot=end,
+                fixed_cost=fixed,
+                tw_early=early,
+                tw_late=late,
+                unit_distance_cost=weight,
+                name=problem.vehicles[ks[0]].id,
+            )
+        )
         members.append(ks)
     return types, members
 
 
 def to_pyvrp(problem: Problem, data: IntData) -> tuple[ProblemData, list[list[int]], list[int]]:
     """PyVRP data, the vehicle indices of each vehicle type, and the stop of each client."""
-    dims = [name for name, arr in (("weight", data.weight), ("volume", data.volume))
-            if arr.any()]
+    dims = [name for name, arr in (("weight", data.weight), ("volume", data.volume)) if arr.any()]
     points = [d.point for d in problem.depots] + [problem.stops[s].point for s in data.stops]
     locations = [Location(x=p.x, y=p.y) for p in points]
-    depots = [Depot(location=k, tw_early=0, tw_late=data.horizon)
-              for k in range(data.n_depots)]
+    depots = [Depot(location=k, tw_early=0, tw_late=data.horizon) for k in range(data.n_depots)]
     clients: list[Client] = []
     client_stop: list[int] = []
     groups: list[ClientGroup] = []
@@ -75,21 +89,36 @@ def to_pyvrp(problem: Problem, data: IntData) -> tuple[ProblemData, list[list[in
         for early, late in windows:
             if group is not None:
                 groups[group].add_client(len(clients))
-            clients.append(Client(
-                location=node, delivery=delivery, service_duration=int(data.service[node]),
-                tw_early=early, tw_late=late, prize=prize,
-                required=not optional and group is None, group=group,
-                name=problem.stops[stop].id))
+            clients.append(
+                Client(
+                    location=node,
+                    delivery=delivery,
+                    service_duration=int(data.service[node]),
+                    tw_early=early,
+                    tw_late=late,
+                    prize=prize,
+                    required=not optional and group is None,
+                    group=group,
+                    name=problem.stops[stop].id,
+                )
+            )
             client_stop.append(stop)
     types, members = _vehicle_types(problem, data, dims)
-    pdata = ProblemData(locations, clients, depots, types,
-                        [np.ascontiguousarray(data.dist)], [np.ascontiguousarray(data.dur)],
-                        groups=groups)
+    pdata = ProblemData(
+        locations,
+        clients,
+        depots,
+        types,
+        [np.ascontiguousarray(data.dist)],
+        [np.ascontiguousarray(data.dur)],
+        groups=groups,
+    )
     return pdata, members, client_stop
 
 
-def _decode(best: PyvrpSolution, members: list[list[int]], client_stop: list[int]
-            ) -> list[tuple[int, list[int]]]:
+def _decode(
+    best: PyvrpSolution, members: list[list[int]], client_stop: list[int]
+) -> list[tuple[int, list[int]]]:
     free = [list(ks) for ks in members]
     routes: list[tuple[int, list[int]]] = []
     for route in best.routes():
@@ -99,8 +128,9 @@ def _decode(best: PyvrpSolution, members: list[list[int]], client_stop: list[int
     return routes
 
 
-def _fewer_vehicles(pdata: ProblemData, deadline: float, seed: int
-                    ) -> tuple[ProblemData, PyvrpSolution | None]:
+def _fewer_vehicles(
+    pdata: ProblemData, deadline: float, seed: int
+) -> tuple[ProblemData, PyvrpSolution | None]:
     """Hierarchical objective: shrink the fleet while a feasible plan is found quickly.
 
     PyVRP's own minimise_fleet, but it keeps the feasible solution of the smallest fleet so
@@ -111,8 +141,13 @@ def _fewer_vehicles(pdata: ProblemData, deadline: float, seed: int
     while time.monotonic() < deadline and vt.num_available > 1:
         trial = pdata.replace(vehicle_types=[vt.replace(num_available=vt.num_available - 1)])
         left = deadline - time.monotonic()
-        res = pyvrp_solve(trial, MultipleCriteria([FirstFeasible(), MaxRuntime(left)]),
-                          seed=seed, collect_stats=False, display=False)
+        res = pyvrp_solve(
+            trial,
+            MultipleCriteria([FirstFeasible(), MaxRuntime(left)]),
+            seed=seed,
+            collect_stats=False,
+            display=False,
+        )
         if not res.best.is_feasible():
             break
         used = res.best.num_routes()
@@ -121,8 +156,13 @@ def _fewer_vehicles(pdata: ProblemData, deadline: float, seed: int
     return pdata, best
 
 
-def solve(problem: Problem, time_limit: float, objective: Objective = Objective.DISTANCE,
-          seed: int = 0, fleet_share: float = 0.3) -> Solution:
+def solve(
+    problem: Problem,
+    time_limit: float,
+    objective: Objective = Objective.DISTANCE,
+    seed: int = 0,
+    fleet_share: float = 0.3,
+) -> Solution:
     """Solve with PyVRP. For the hierarchical objective on a single vehicle type without
     optional stops, `fleet_share` of the budget first minimises the fleet."""
     started, cpu_started = time.monotonic(), time.process_time()
@@ -145,14 +185,30 @@ def solve(problem: Problem, time_limit: float, objective: Objective = Objective.
     return finish(problem, routes, unserved, screened, NAME, started, cpu_started, stats)
 
 
-def _search(pdata: ProblemData, data: IntData, objective: Objective, deadline: float,
-            seed: int, fleet_share: float) -> tuple[PyvrpSolution, int]:
+def _search(
+    pdata: ProblemData,
+    data: IntData,
+    objective: Objective,
+    deadline: float,
+    seed: int,
+    fleet_share: float,
+) -> tuple[PyvrpSolution, int]:
     initial = None
-    if (objective is Objective.VEHICLES_THEN_DISTANCE and pdata.num_vehicle_types == 1
-            and not any(data.optional)):
+    if (
+        objective is Objective.VEHICLES_THEN_DISTANCE
+        and pdata.num_vehicle_types == 1
+        and not any(data.optional)
+    ):
         pdata, initial = _fewer_vehicles(
-            pdata, time.monotonic() + fleet_share * (deadline - time.monotonic()), seed)
+            pdata, time.monotonic() + fleet_share * (deadline - time.monotonic()), seed
+        )
     left = max(0.05, deadline - time.monotonic())
-    res = pyvrp_solve(pdata, MaxRuntime(left), seed=seed, collect_stats=False, display=False,
-                      initial_solution=initial)
+    res = pyvrp_solve(
+        pdata,
+        MaxRuntime(left),
+        seed=seed,
+        collect_stats=False,
+        display=False,
+        initial_solution=initial,
+    )
     return res.best, res.num_iterations

@@ -170,6 +170,18 @@ def sim(
     run(get_settings(), scenario=scenario, seed=seed, speed=speed, duration=duration)
 
 
+@app.command("load", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def load(ctx: typer.Context) -> None:
+    """One process playing thousands of agents: --agents, --rate, --duration,
+    --readings-per-message, --mode normal|replay|malformed (see `wayhouse load --help-load`)."""
+    from wayhouse.simulators.load import main as load_main
+
+    args = list(ctx.args)
+    if "--help-load" in args:
+        args = ["--help"]
+    raise typer.Exit(load_main(args))
+
+
 @app.command("run")
 def run_all(
     no_sim: Annotated[bool, typer.Option("--no-sim", help="Do not start the simulators.")] = False,
