@@ -40,7 +40,7 @@ format:
 	$(VENV)/bin/ruff format .
 
 bench-ingest: setup
-	$(WAYHOUSE) bench ingest --rate 30000 --duration 20 --agents 1000 --json bench/results/ingest.json
+	$(WAYHOUSE) bench ingest --mode live --rate 30000 --duration 20 --agents 1000 --json bench/results/ingest-live-30k.json
 
 bench-routing: setup
 	$(WAYHOUSE) bench routing --set solomon --engine portfolio --time-limit 30 --convention dimacs --json bench/results/routing-solomon.json
