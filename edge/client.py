@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# MQTT 5 PUBACK reason 16: accepted, but no subscription matched (Mosquitto says so).
+NO_MATCHING_SUBSCRIBERS = 16
+UNROUTED_RETRY_S = 1.0
+
 DEFAULT_WINDOW = 1000
 # paho message ids are 16-bit and reused: more outstanding than this and they collide.
 PAHO_MAX_OUTSTANDING = 65_535
@@ -60,6 +64,7 @@ class ClientStats:
     injected: int = 0  # raw messages outside the outbox (replay / malformed load)
     injected_acked: int = 0
     injected_lost: int = 0  # raw messages in flight when the connection dropped
+    unrouted: int = 0  # PUBACK 16 "no matching subscribers": kept and sent again later
 
 
 class Rejected(NamedTuple):
@@ -156,6 +161,7 @@ class EdgeClient:
         self._backoff = backoff_min
         self._connack_deadline = 0.0
         self._next_heartbeat = 0.0
+        self._rewind_at: float | None = None  # when to resend rows nobody was subscribed for
         self._will_seq: int | None = None
         self._will_armed = False  # the broker may have published the will with _will_seq
         self._wake_queued = False
@@ -285,6 +291,15 @@ class EdgeClient:
         state = self._state
         if state == "connected":
             self._mqtt.loop_misc()  # keepalive pings, dead-peer detection
+            if (
+                self._rewind_at is not None
+                and time.monotonic() >= self._rewind_at
+                and not self._inflight
+            ):
+                # Resend, in seq order, everything still in the outbox (the unrouted rows).
+                self._rewind_at = None
+                self._cursor = 0
+                self.wake()
             if self.status and self.heartbeat_s and now >= self._next_heartbeat:
                 self._next_heartbeat = now + self.heartbeat_s
                 self._status("heartbeat")
@@ -405,6 +420,14 @@ class EdgeClient:
         if entry is None:
             return
         seq, topic_name = entry
+        if reason_code.value == NO_MATCHING_SUBSCRIBERS and seq is not None:
+            # Accepted, but nobody subscribed: the platform's subscription is not there (yet),
+            # e.g. right after a broker restart. Delivered to no one is not delivered: keep
+            # the row and send it again shortly.
+            self.stats.unrouted += 1
+            if self._rewind_at is None:
+                self._rewind_at = time.monotonic() + UNROUTED_RETRY_S
+            return
         if reason_code.is_failure:
             self.stats.rejected += 1
             self.rejected.append(Rejected(seq, topic_name, reason_code.value, str(reason_code)))

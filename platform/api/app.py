@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
 from wayhouse.config import Settings, get_settings
-from wayhouse.platform.api.routes import telemetry
+from wayhouse.platform.api.routes import auth, dealers, telemetry
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,4 +38,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_token = settings.secret("api_token")
     app.include_router(telemetry.public)
     app.include_router(telemetry.router)
+    app.include_router(auth.router)
+    app.include_router(dealers.router)
     return app

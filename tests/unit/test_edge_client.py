@@ -110,9 +110,32 @@ def test_a_row_leaves_the_outbox_only_on_a_successful_puback() -> None:
         _put(c, float(i))
     c.pump()
     assert c.outbox.count() == 3  # sent is not acknowledged
-    _puback(c, wire.sent[1][0], code=16)  # "no matching subscribers" is a success
+    _puback(c, wire.sent[1][0])
     assert [p.seq for p in c.outbox.pending()] == [1, 3]
     assert c.stats.acked == 1
+
+
+def test_no_matching_subscribers_keeps_the_row_and_sends_it_again(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import wayhouse.edge.client as client_module
+
+    monkeypatch.setattr(client_module, "UNROUTED_RETRY_S", 0.0)
+    c, wire = _client(window=10)
+    _connack(c)
+    for i in range(3):
+        _put(c, float(i))
+    c.pump()
+    # PUBACK 16: the broker took it but nobody was subscribed (the platform's subscription
+    # is missing, e.g. just after a broker restart): delivered to no one is not delivered.
+    _puback(c, wire.sent[1][0], code=16)
+    _puback(c, wire.sent[0][0])
+    _puback(c, wire.sent[2][0])
+    assert [p.seq for p in c.outbox.pending()] == [2]
+    assert c.stats.unrouted == 1 and c.stats.acked == 2
+    c._housekeeping(0.0)  # the retry is due and nothing is in flight: rewind
+    c.pump()
+    assert wire.seqs()[-1] == 2
+    _puback(c, wire.sent[-1][0])
+    assert c.outbox.count() == 0
 
 
 def test_a_refused_publish_is_counted_and_dropped_not_retried() -> None:

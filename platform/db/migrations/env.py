@@ -5,6 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from wayhouse.platform.db.base import Base
+from wayhouse.platform.db.migrations_filter import include_object
+from wayhouse.platform.dms import models  # noqa: F401 - registers the ORM tables
+
 config = context.config
 
 
@@ -14,7 +18,10 @@ def run_migrations_online() -> None:
         # Serialise concurrent `db upgrade` runs (several services starting at once).
         connection.exec_driver_sql("SELECT pg_advisory_lock(hashtext('wayhouse.migrate'))")
         context.configure(
-            connection=connection, target_metadata=None, transaction_per_migration=True
+            connection=connection,
+            target_metadata=Base.metadata,
+            include_object=include_object,
+            transaction_per_migration=True,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -1,0 +1,1 @@
+"""Authentication (passwords, sessions, login throttling) and tenant scoping."""
