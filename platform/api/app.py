@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
 from wayhouse.config import Settings, get_settings
-from wayhouse.platform.api.routes import auth, dealers, telemetry
+from wayhouse.platform.api.routes import auth, dealers, stock, telemetry
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,4 +40,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telemetry.router)
     app.include_router(auth.router)
     app.include_router(dealers.router)
+    app.include_router(stock.router)
     return app

@@ -8,25 +8,36 @@ starts with the user's own, which makes scoping one indexed prefix comparison.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wayhouse.platform.db.base import Base
-from wayhouse.platform.dms.domain.types import DealerStatus, DealerTier, OrgLevel, Role
+from wayhouse.platform.dms.domain.types import (
+    DealerStatus,
+    DealerTier,
+    MovementKind,
+    OrgLevel,
+    Role,
+)
 
 
 def _enum_check(column: str, values: type) -> CheckConstraint:
@@ -131,3 +142,105 @@ class Dealer(Base):
     )
 
     org_unit: Mapped[OrgUnit] = relationship(lazy="joined")
+
+
+class Product(Base):
+    __tablename__ = "product"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    product_class: Mapped[str] = mapped_column(String(40))
+    unit: Mapped[str] = mapped_column(String(16), default="pcs")
+    unit_weight_g: Mapped[float] = mapped_column(Float)
+    unit_volume_l: Mapped[float] = mapped_column(Float)
+    shelf_life_days: Mapped[int | None] = mapped_column(Integer)
+    list_price: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Warehouse(Base):
+    """A warehouse belongs to an org unit (HQ's central one, or a dealer's own)."""
+
+    __tablename__ = "warehouse"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+
+    org_unit: Mapped[OrgUnit] = relationship(lazy="joined")
+
+
+class Zone(Base):
+    __tablename__ = "zone"
+    __table_args__ = (UniqueConstraint("warehouse_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouse.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Bin(Base):
+    __tablename__ = "bin"
+    __table_args__ = (UniqueConstraint("warehouse_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouse.id"), index=True)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    # The shelf-scale load cell weighing this bin (sensor.sensor_id of the device registry).
+    scale_sensor_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class Lot(Base):
+    __tablename__ = "lot"
+    __table_args__ = (UniqueConstraint("product_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    expires_on: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class StockMovement(Base):
+    """One immutable ledger row: a signed quantity of a product lot in a bin.
+    A transfer is two rows sharing ``transfer_ref``. On-hand is the sum of these rows."""
+
+    __tablename__ = "stock_movement"
+    __table_args__ = (
+        _enum_check("kind", MovementKind),
+        CheckConstraint("qty <> 0", name="qty_nonzero"),
+        Index("ix_stock_movement_product_bin_lot", "product_id", "bin_id", "lot_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    kind: Mapped[str] = mapped_column(String(16))
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lot.id"))
+    bin_id: Mapped[int] = mapped_column(ForeignKey("bin.id"))
+    qty: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    transfer_ref: Mapped[str | None] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(16), default="api")  # api | scan | stocktake
+
+
+class StockReservation(Base):
+    """Stock promised to an order line; released or consumed by the pick."""
+
+    __tablename__ = "stock_reservation"
+    __table_args__ = (CheckConstraint("qty > 0", name="qty_positive"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"), index=True)
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lot.id"))
+    bin_id: Mapped[int] = mapped_column(ForeignKey("bin.id"))
+    qty: Mapped[int] = mapped_column(Integer)
+    order_ref: Mapped[str] = mapped_column(String(40), index=True)
+    released_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

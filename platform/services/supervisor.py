@@ -38,6 +38,9 @@ def run_everything(settings: Settings, with_sim: bool = True) -> int:
     pg_was_running = not settings.embedded_db or postgres.is_running(settings)
     mq_was_running = not settings.embedded_mqtt or mosquitto.is_running(settings)
     stack.up(settings)
+    from wayhouse.platform.dms.seed import seed_demo
+
+    seed_demo(settings)  # a no-op once the demo network exists
     logs = settings.data_dir / "log"
     logs.mkdir(parents=True, exist_ok=True)
     children: dict[str, subprocess.Popen[bytes]] = {}
@@ -82,6 +85,8 @@ def run_everything(settings: Settings, with_sim: bool = True) -> int:
             f"  console  http://{settings.ui_host}:{settings.ui_port}/\n"
             f"  API      http://{settings.api_host}:{settings.api_port}/docs\n"
             f"  logs     {logs}/\n"
+            f"  sign in  admin, east.manager, dealer1, operator, ... (passwords in "
+            f"{settings.secrets_dir / 'demo_users.json'})\n"
             f"Ctrl-C or `make stop` stops everything this started.\n",
             flush=True,
         )

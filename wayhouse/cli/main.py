@@ -206,6 +206,18 @@ def stop_all() -> None:
     stop_everything(get_settings())
 
 
+@app.command("seed")
+def seed(scenario_seed: Annotated[int, typer.Option(help="Simulator scenario seed.")] = 0) -> None:
+    """Create the demo dealer network (idempotent); prints where the demo passwords are."""
+    from wayhouse.platform.dms.seed import seed_demo
+
+    s = get_settings()
+    users = seed_demo(s, scenario_seed)
+    typer.echo(
+        f"demo users: {', '.join(sorted(users))}; passwords in {s.secrets_dir / 'demo_users.json'}"
+    )
+
+
 # --- devices --------------------------------------------------------------------------
 @devices_app.command("add")
 def devices_add(
