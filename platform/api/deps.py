@@ -29,8 +29,8 @@ def get_conn(pool: Annotated[ConnectionPool, Depends(get_pool)]) -> Iterator[psy
 def require_operator(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> None:
-    """Operations endpoints need the operator token (``<data>/secrets/api_token``) until
-    user accounts and roles arrive; the comparison is constant-time."""
+    """Operations endpoints take the operator token (``<data>/secrets/api_token``, for
+    services and scripts; compared in constant time) or the session of an HQ admin."""
     expected: str = request.app.state.api_token
     if not authorization or not authorization.startswith("Bearer "):
         raise HTTPException(
@@ -38,11 +38,28 @@ def require_operator(
             "missing bearer token: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    given = authorization.removeprefix("Bearer ").strip().encode("utf-8", "surrogateescape")
-    if not hmac.compare_digest(given, expected.encode()):
+    token = authorization.removeprefix("Bearer ").strip()
+    given = token.encode("utf-8", "surrogateescape")
+    if hmac.compare_digest(given, expected.encode()):
+        return
+    role = _session_role(request, token)
+    if role is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "invalid token", headers={"WWW-Authenticate": "Bearer"}
         )
+    if role != "hq_admin":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "operations views are for HQ admins")
+
+
+def _session_role(request: Request, token: str) -> str | None:
+    import datetime as dt
+
+    from wayhouse.platform.auth import service
+    from wayhouse.platform.db.base import session_factory
+
+    with session_factory(request.app.state.settings.sqlalchemy_url())() as session:
+        principal = service.resolve(session, token, dt.datetime.now(dt.UTC))
+    return principal.role.value if principal else None
 
 
 @dataclass(frozen=True)

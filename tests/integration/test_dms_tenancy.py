@@ -201,3 +201,14 @@ def test_orm_models_and_migrations_agree(stack: Stack) -> None:
         ctx = MigrationContext.configure(conn, opts={"include_object": include_object})
         diff = compare_metadata(ctx, Base.metadata)
     assert diff == []
+
+
+def test_operations_views_take_an_hq_session_but_not_a_dealer_one(
+    client: TestClient, world: World
+) -> None:
+    assert client.get("/ingest/stats", headers=_as(world, "hq")).status_code == 200
+    r = client.get("/ingest/stats", headers=_as(world, "du11"))
+    assert r.status_code == 403 and "HQ" in r.json()["detail"]
+    assert (
+        client.get("/devices", headers={"Authorization": "Bearer not-a-session"}).status_code == 401
+    )
