@@ -8,9 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
+import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 from wayhouse.config import MqttTarget
+from wayhouse.edge import schema as S
+from wayhouse.platform.devices.model import AgentSpec, SensorSpec
 
 
 @dataclass
@@ -90,3 +93,32 @@ def publish_all(
         c.disconnect()
         c.loop_stop()
     return report
+
+
+def shelf_agents(prefix: str, n: int, sensors: int) -> list[AgentSpec]:
+    """``n`` shelf agents named ``{prefix}-a{i}``, each with ``sensors`` load cells."""
+    return [
+        AgentSpec(
+            f"{prefix}-a{i}",
+            "shelf",
+            tuple(SensorSpec(f"{prefix}-a{i}-s{j}", "scale") for j in range(sensors)),
+        )
+        for i in range(n)
+    ]
+
+
+def shelf_message(agent: AgentSpec, seq: int, t: float, weight: float) -> tuple[str, bytes]:
+    """One shelf message carrying a reading of every cell of ``agent``."""
+    readings = [S.ShelfReading(s=s.sensor_id, t=t, w=weight) for s in agent.sensors]
+    return S.topic(agent.agent_id, "shelf"), S.encode(S.ShelfMessage(v=1, seq=seq, r=readings))
+
+
+def stored_shelf(conn: psycopg.Connection, prefix: str) -> tuple[int, int]:
+    """(distinct (agent, seq) messages, reading rows) stored for agents named ``{prefix}-*``."""
+    row = conn.execute(
+        "SELECT count(DISTINCT (r.agent_key, r.seq)), count(*) FROM shelf_reading r "
+        "JOIN agent a USING (agent_key) WHERE a.agent_id LIKE %s",
+        (prefix + "-%",),
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Stack, wait_for
-from wh_testkit import publish_all
+from wh_testkit import publish_all, shelf_agents, shelf_message, stored_shelf
 
 from wayhouse.edge import schema as S
 from wayhouse.edge.agents import ShelfScaleAgent
@@ -26,32 +26,17 @@ SENSORS = 2
 
 
 def _agents(prefix: str, n: int) -> list[AgentSpec]:
-    return [
-        AgentSpec(
-            f"{prefix}-a{i}",
-            "shelf",
-            tuple(SensorSpec(f"{prefix}-a{i}-s{j}", "scale") for j in range(SENSORS)),
-        )
-        for i in range(n)
-    ]
+    return shelf_agents(prefix, n, SENSORS)
 
 
 def _message(agent: AgentSpec, seq: int) -> tuple[str, bytes]:
-    t = time.time()
-    readings = [S.ShelfReading(s=s.sensor_id, t=t, w=float(seq)) for s in agent.sensors]
-    return S.topic(agent.agent_id, "shelf"), S.encode(S.ShelfMessage(v=1, seq=seq, r=readings))
+    return shelf_message(agent, seq, time.time(), float(seq))
 
 
 def _counts(stack: Stack, prefix: str) -> tuple[int, int]:
     """(distinct messages, reading rows) stored for this prefix's agents."""
     with stack.db() as conn:
-        row = conn.execute(
-            "SELECT count(DISTINCT (r.agent_key, r.seq)), count(*) FROM shelf_reading r "
-            "JOIN agent a USING (agent_key) WHERE a.agent_id LIKE %s",
-            (prefix + "-%",),
-        ).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1])
+        return stored_shelf(conn, prefix)
 
 
 class Publisher(threading.Thread):

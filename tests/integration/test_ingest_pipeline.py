@@ -8,40 +8,27 @@ import uuid
 
 import pytest
 from conftest import Stack, wait_for
-from wh_testkit import publish_all
+from wh_testkit import publish_all, shelf_agents, shelf_message, stored_shelf
 
 from wayhouse.edge import schema as S
-from wayhouse.platform.devices.model import AgentSpec, SensorSpec
+from wayhouse.platform.devices.model import AgentSpec
 
 pytestmark = pytest.mark.integration
 
 
 def _agents(prefix: str, n: int, sensors: int = 3) -> list[AgentSpec]:
-    return [
-        AgentSpec(
-            f"{prefix}-a{i}",
-            "shelf",
-            tuple(SensorSpec(f"{prefix}-a{i}-s{j}", "scale") for j in range(sensors)),
-        )
-        for i in range(n)
-    ]
+    return shelf_agents(prefix, n, sensors)
 
 
 def _shelf(agent: AgentSpec, seq: int, t: float) -> tuple[str, bytes]:
-    readings = [S.ShelfReading(s=s.sensor_id, t=t, w=1000.0 + seq) for s in agent.sensors]
-    return S.topic(agent.agent_id, "shelf"), S.encode(S.ShelfMessage(v=1, seq=seq, r=readings))
+    return shelf_message(agent, seq, t, 1000.0 + seq)
 
 
 def _stored_for(stack: Stack, prefix: str) -> tuple[int, int]:
     """(readings, distinct (agent, seq)) stored for agents with this prefix."""
     with stack.db() as conn:
-        row = conn.execute(
-            "SELECT count(*), count(DISTINCT (r.agent_key, r.seq)) FROM shelf_reading r "
-            "JOIN agent a USING (agent_key) WHERE a.agent_id LIKE %s",
-            (prefix + "-%",),
-        ).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1])
+        messages, readings = stored_shelf(conn, prefix)
+    return readings, messages
 
 
 def _dead_for(stack: Stack, prefix: str) -> int:
