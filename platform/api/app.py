@@ -5,11 +5,29 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+import psycopg
+import sqlalchemy.exc
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool
 
 from wayhouse.config import Settings, get_settings
-from wayhouse.platform.api.routes import auth, dealers, stock, telemetry
+from wayhouse.platform.api.routes import auth, dealers, orders, stock, telemetry
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Input the database refuses (an id past int4, a value out of range) is the caller's
+    error: 422 with the reason, never a 500."""
+
+    async def data_error(request: Request, exc: Exception) -> JSONResponse:
+        orig = getattr(exc, "orig", exc)
+        message = str(orig).splitlines()[0] if str(orig) else type(orig).__name__
+        return JSONResponse(
+            status_code=422, content={"detail": {"code": "invalid_value", "message": message}}
+        )
+
+    app.add_exception_handler(psycopg.DataError, data_error)
+    app.add_exception_handler(sqlalchemy.exc.DataError, data_error)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -36,9 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.api_token = settings.secret("api_token")
+    install_error_handlers(app)
     app.include_router(telemetry.public)
     app.include_router(telemetry.router)
     app.include_router(auth.router)
     app.include_router(dealers.router)
     app.include_router(stock.router)
+    app.include_router(orders.router)
     return app

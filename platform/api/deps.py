@@ -73,7 +73,7 @@ class Page:
 
 
 def pagination(
-    page: Annotated[int, Query(ge=1, description="1-based page number")] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")] = 1,
     size: Annotated[int, Query(ge=1, le=500, description="rows per page")] = 50,
 ) -> Page:
     return Page(page, size)
