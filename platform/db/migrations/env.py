@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, pool
 
 from wayhouse.platform.db.base import Base
 from wayhouse.platform.db.migrations_filter import include_object
-from wayhouse.platform.dms import models  # noqa: F401 - registers the ORM tables
+from wayhouse.platform.dms import models, models_orders  # noqa: F401 - registers the ORM tables
 
 config = context.config
 
