@@ -54,6 +54,8 @@ class SalesOrder(Base):
         _enum_check("status", OrderStatus),
         Index("ix_sales_order_dealer_created", "dealer_id", "created_at"),
         Index("ix_sales_order_status", "status"),
+        # Lists sort by created_at (id breaks ties): walk this instead of sorting every order.
+        Index("ix_sales_order_created_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

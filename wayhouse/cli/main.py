@@ -21,10 +21,14 @@ services_app = typer.Typer(help="The project's own PostgreSQL and Mosquitto.", n
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 devices_app = typer.Typer(help="Edge agents and their MQTT credentials.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks (write JSON; see bench/).", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Generated dealer-network data for demos and load.", no_args_is_help=True
+)
 app.add_typer(services_app, name="services")
 app.add_typer(db_app, name="db")
 app.add_typer(devices_app, name="devices")
 app.add_typer(bench_app, name="bench")
+app.add_typer(data_app, name="data")
 
 
 def _logging(verbose: bool = False) -> None:
@@ -218,6 +222,22 @@ def seed(scenario_seed: Annotated[int, typer.Option(help="Simulator scenario see
     )
 
 
+@data_app.command("load")
+def data_load(
+    size: Annotated[str, typer.Option(help="small (demo) or full (benchmark).")] = "small",
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 0,
+) -> None:
+    """Load the generated dealer network (org units NET-*, users net.*) unless already there."""
+    from wayhouse.platform.dms.loader import load_network
+    from wayhouse.simulators import dealer_network
+
+    if size not in ("small", "full"):
+        raise _fail("--size must be small or full", 2)
+    net = dealer_network.full(seed) if size == "full" else dealer_network.small(seed)
+    result = load_network(get_settings(), net)
+    typer.echo(json.dumps({"loaded": result.loaded, "seconds": result.seconds, **result.counts}))
+
+
 # --- devices --------------------------------------------------------------------------
 @devices_app.command("add")
 def devices_add(
@@ -345,6 +365,23 @@ def bench_routing(ctx: typer.Context) -> None:
     from wayhouse.bench import routing as bench
 
     raise typer.Exit(bench.main(list(ctx.args)))
+
+
+@bench_app.command("api")
+def bench_api(
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+    requests: Annotated[int, typer.Option(help="Requests per endpoint.")] = 200,
+) -> None:
+    """p50/p99 of the main list/detail endpoints and of placing an order, on the full data set."""
+    from wayhouse.bench import api as bench
+
+    _logging()
+    result = bench.run(get_settings(), requests=requests)
+    text = json.dumps(result, indent=2)
+    typer.echo(text)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(text + "\n")
 
 
 def main() -> None:  # pragma: no cover - console-script shim
