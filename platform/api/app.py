@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool
 
 from wayhouse.config import Settings, get_settings
-from wayhouse.platform.api.routes import auth, dealers, orders, stock, telemetry
+from wayhouse.platform.api.routes import auth, dealers, documents, orders, stock, telemetry
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telemetry.router)
     app.include_router(auth.router)
     app.include_router(dealers.router)
+    app.include_router(documents.router)
     app.include_router(stock.router)
     app.include_router(orders.router)
     return app

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from wayhouse.platform.auth.principal import Principal
-from wayhouse.platform.dms import audit, stock
+from wayhouse.platform.dms import audit, documents, stock
 from wayhouse.platform.dms.domain import billing
 from wayhouse.platform.dms.domain.approval import (
     ApprovalChain,
@@ -388,6 +388,7 @@ def place_order(
     dealer = visible_dealer(session, actor, dealer_id)
     if dealer.status in (DealerStatus.SUSPENDED, DealerStatus.CLOSED):
         raise DomainError("dealer_inactive", f"dealer {dealer.id} is {dealer.status}")
+    documents.ensure_can_order(session, dealer, _now().date())
     if not lines:
         raise DomainError("invalid_line", "an order needs at least one line")
     products = {
@@ -441,6 +442,8 @@ def submit(session: Session, actor: Principal, order_id: int) -> SalesOrder:
     row = _order_row(session, actor, order_id, lock=False)
     lock_dealer_credit(session, row.dealer_id)  # before the row lock: one lock order everywhere
     row = _order_row(session, actor, order_id, lock=True)
+    # A draft from before a licence lapsed must not slip through once it has.
+    documents.ensure_can_order(session, row.dealer, _now().date())
     order = _domain(session, row)
     now = _now()
     order.submit(now, _by(actor))
