@@ -14,12 +14,12 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import psutil
 import psycopg
 
 from wayhouse.config import Settings
+from wayhouse.platform.ingest.process import child_env, start_worker
 from wayhouse.platform.services import mosquitto, postgres, stack
 
 PREFIX = "bench"
@@ -72,20 +72,6 @@ def _sample(settings: Settings, worker: psutil.Process) -> CpuSample:
     )
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        WAYHOUSE_DATA_DIR=str(settings.data_dir),
-        WAYHOUSE_PG_PORT=str(settings.pg_port),
-        WAYHOUSE_MQTT_PORT=str(settings.mqtt_port),
-    )
-    return env
-
-
-def _cli() -> str:
-    return str(Path(sys.executable).parent / "wayhouse")
-
-
 def _stored(conn: psycopg.Connection, first_seq: int) -> tuple[int, int, int, object, object]:
     """(messages of any stream, readings, distinct readings, first commit, last commit) of this run."""
     msgs = conn.execute(
@@ -108,29 +94,6 @@ def _msgs_in(conn: psycopg.Connection, worker_id: str) -> int:
         "SELECT msgs_in FROM ingest_worker_stats WHERE worker_id = %s", (worker_id,)
     ).fetchone()
     return int(row[0]) if row else 0
-
-
-def _start_worker(
-    settings: Settings, worker_id: str, log: Path, dsn: str
-) -> subprocess.Popen[bytes]:
-    started = time.time()
-    proc = subprocess.Popen(
-        [_cli(), "ingest", "--worker-id", worker_id, "--ephemeral"],
-        env=_env(settings),
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        deadline = time.monotonic() + 60
-        while not conn.execute(
-            "SELECT 1 FROM ingest_worker_stats WHERE worker_id = %s AND pid = %s "
-            "AND updated_at >= to_timestamp(%s)",
-            (worker_id, proc.pid, started - 1),
-        ).fetchone():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"ingest worker did not start; see {log}")
-            time.sleep(0.05)
-    return proc
 
 
 def run(
@@ -176,7 +139,7 @@ def run(
     log_dir = settings.data_dir / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
     worker_log = log_dir / f"ingest-{worker_id}.log"
-    worker_proc = _start_worker(settings, worker_id, worker_log, dsn)
+    worker_proc = start_worker(settings, worker_id, worker_log, ephemeral=True)
     if mode == "drain":
         # SIGKILL: the broker keeps the session, and queues everything for it meanwhile.
         worker_proc.kill()
@@ -213,7 +176,7 @@ def run(
                         "--window",
                         str(window),
                     ],
-                    env=_env(settings),
+                    env=child_env(settings),
                     stdout=subprocess.PIPE,
                     stderr=sys.stderr,
                     text=True,
@@ -232,7 +195,7 @@ def run(
         sent = sum(r["produced"] for r in results)
         acked = sum(r["acked"] for r in results)
         if mode == "drain":
-            worker_proc = _start_worker(settings, worker_id, worker_log, dsn)
+            worker_proc = start_worker(settings, worker_id, worker_log, ephemeral=True)
             worker = psutil.Process(worker_proc.pid)
             before = _sample(settings, worker)
         # Wait for ingest to catch up (its own cheap counter, so the polling costs the database

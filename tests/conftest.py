@@ -8,7 +8,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -95,56 +94,21 @@ class Stack:
         """A real `wayhouse ingest` process (killable, restartable). Ephemeral workers end
         their broker session on a clean stop, so they leave no offline member in the shared
         group to hoard later tests' messages; a killed worker's session stays, as in production."""
+        from wayhouse.platform.ingest.process import start_worker
+
         log = self.settings.data_dir / "log" / f"ingest-{worker_id}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "wayhouse"),
-                "ingest",
-                "--worker-id",
-                worker_id,
-                *(["--ephemeral"] if ephemeral else []),
-            ],
-            env=self.env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            cwd=self.settings.data_dir,
-        )
+        try:
+            proc = start_worker(self.settings, worker_id, log, ephemeral=ephemeral)
+        except RuntimeError as exc:
+            pytest.fail(f"{exc}\n{log.read_text()[-2000:] if log.exists() else ''}")
         worker = IngestProcess(proc, log)
         self.workers.append(worker)
-        # Subscribed once it has registered its stats row for this start.
-        started = time.time()
-        wait_for(
-            lambda: (
-                proc.poll() is not None
-                or bool(
-                    self.scalar(
-                        "SELECT count(*) FROM ingest_worker_stats WHERE worker_id = %s AND pid = %s "
-                        "AND updated_at >= to_timestamp(%s)",
-                        (worker_id, proc.pid, started - 1),
-                    )
-                )
-            ),
-            60,
-            f"ingest worker {worker_id} to start (log: {log})",
-        )
-        assert proc.poll() is None, log.read_text()
         return worker
-
-
-def _stack_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WAYHOUSE_")}
-    env.update(
-        WAYHOUSE_DATA_DIR=str(settings.data_dir),
-        WAYHOUSE_PG_PORT=str(settings.pg_port),
-        WAYHOUSE_MQTT_PORT=str(settings.mqtt_port),
-        WAYHOUSE_INGEST_FLUSH_MS=str(settings.ingest_flush_ms),
-    )
-    return env
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
+    from wayhouse.platform.ingest.process import child_env
     from wayhouse.platform.services import stack as services
 
     # Stop whatever a previous, interrupted run left behind, then start clean.
@@ -160,7 +124,7 @@ def stack() -> Iterator[Stack]:
         ingest_flush_ms=10,
     )
     services.up(settings)
-    s = Stack(settings, _stack_env(settings))
+    s = Stack(settings, child_env(settings))
     try:
         yield s
     finally:

@@ -40,7 +40,8 @@ from wayhouse.platform.dms.domain.types import (
 )
 
 
-def _enum_check(column: str, values: type) -> CheckConstraint:
+def enum_check(column: str, values: type) -> CheckConstraint:
+    """A CHECK that keeps ``column`` to the values of an enum (shared by every model module)."""
     allowed = ", ".join(f"'{v.value}'" for v in values)  # type: ignore[attr-defined]
     return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_valid")
 
@@ -48,7 +49,7 @@ def _enum_check(column: str, values: type) -> CheckConstraint:
 class OrgUnit(Base):
     __tablename__ = "org_unit"
     __table_args__ = (
-        _enum_check("level", OrgLevel),
+        enum_check("level", OrgLevel),
         Index("ix_org_unit_path_prefix", "path", postgresql_ops={"path": "text_pattern_ops"}),
     )
 
@@ -62,7 +63,7 @@ class OrgUnit(Base):
 
 class AppUser(Base):
     __tablename__ = "app_user"
-    __table_args__ = (_enum_check("role", Role),)
+    __table_args__ = (enum_check("role", Role),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -123,7 +124,7 @@ class AuditLog(Base):
 
 class Dealer(Base):
     __tablename__ = "dealer"
-    __table_args__ = (_enum_check("status", DealerStatus), _enum_check("tier", DealerTier))
+    __table_args__ = (enum_check("status", DealerStatus), enum_check("tier", DealerTier))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), unique=True)
@@ -212,7 +213,7 @@ class StockMovement(Base):
 
     __tablename__ = "stock_movement"
     __table_args__ = (
-        _enum_check("kind", MovementKind),
+        enum_check("kind", MovementKind),
         CheckConstraint("qty <> 0", name="qty_nonzero"),
         Index("ix_stock_movement_product_bin_lot", "product_id", "bin_id", "lot_id"),
     )

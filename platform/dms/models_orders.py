@@ -37,13 +37,7 @@ from wayhouse.platform.dms.domain.types import (
     OrderStatus,
     Role,
 )
-from wayhouse.platform.dms.models import Dealer
-
-
-def _enum_check(column: str, values: type) -> CheckConstraint:
-    allowed = ", ".join(f"'{v.value}'" for v in values)  # type: ignore[attr-defined]
-    return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_valid")
-
+from wayhouse.platform.dms.models import Dealer, enum_check
 
 Money = Numeric(14, 2)
 
@@ -51,7 +45,7 @@ Money = Numeric(14, 2)
 class SalesOrder(Base):
     __tablename__ = "sales_order"
     __table_args__ = (
-        _enum_check("status", OrderStatus),
+        enum_check("status", OrderStatus),
         Index("ix_sales_order_dealer_created", "dealer_id", "created_at"),
         Index("ix_sales_order_status", "status"),
         # Lists sort by created_at (id breaks ties): walk this instead of sorting every order.
@@ -119,7 +113,7 @@ class ApprovalRuleRow(Base):
     """HQ-edited rule data for ``approval.ApprovalRule``."""
 
     __tablename__ = "approval_rule"
-    __table_args__ = (_enum_check("role", Role),)
+    __table_args__ = (enum_check("role", Role),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -138,7 +132,7 @@ class OrderApproval(Base):
     __tablename__ = "order_approval"
     __table_args__ = (
         UniqueConstraint("order_id", "step"),
-        _enum_check("status", ApprovalStepStatus),
+        enum_check("status", ApprovalStepStatus),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -176,7 +170,7 @@ class CreditAccountRow(Base):
 class CreditHoldRow(Base):
     __tablename__ = "credit_hold"
     __table_args__ = (
-        _enum_check("status", CreditHoldStatus),
+        enum_check("status", CreditHoldStatus),
         Index("ix_credit_hold_dealer_status", "dealer_id", "status", "held_at"),
     )
 

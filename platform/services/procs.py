@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -128,3 +129,10 @@ def which(name: str, extra_dirs: list[Path] | None = None) -> Path | None:
             return candidate
     found = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
     return Path(found) if found else None
+
+
+def wayhouse_command() -> list[str]:
+    """How to start another `wayhouse` process: the console script next to this interpreter.
+    No `-m`/`-c`, so the working directory never lands on sys.path in the services."""
+    script = Path(sys.executable).parent / "wayhouse"
+    return [str(script)] if script.exists() else [sys.executable, "-P", "-m", "wayhouse.cli"]

@@ -12,26 +12,18 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from wayhouse.config import Settings
 from wayhouse.platform.services import mosquitto, postgres, stack
-from wayhouse.platform.services.procs import pid_alive, stop_pid, wait_port
+from wayhouse.platform.services.procs import pid_alive, stop_pid, wait_port, wayhouse_command
 
 log = logging.getLogger("wayhouse.run")
 
 
 def _state_file(settings: Settings) -> Path:
     return settings.data_dir / "run" / "wayhouse-run.json"
-
-
-def _cli() -> list[str]:
-    # The console script next to this interpreter: no `-m`/`-c`, so the working directory
-    # never lands on sys.path in the services.
-    script = Path(sys.executable).parent / "wayhouse"
-    return [str(script)] if script.exists() else [sys.executable, "-P", "-m", "wayhouse.cli"]
 
 
 def run_everything(settings: Settings, with_sim: bool = True) -> int:
@@ -69,7 +61,7 @@ def run_everything(settings: Settings, with_sim: bool = True) -> int:
         for name, args in commands.items():
             out = (logs / f"{name}.log").open("ab")
             children[name] = subprocess.Popen(
-                [*_cli(), *args],
+                [*wayhouse_command(), *args],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=settings.data_dir,
