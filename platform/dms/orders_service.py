@@ -46,7 +46,7 @@ from wayhouse.platform.dms.domain.types import (
     Role,
     money,
 )
-from wayhouse.platform.dms.models import Dealer, OrgUnit, Product, StockReservation, Warehouse
+from wayhouse.platform.dms.models import Dealer, Product, StockReservation, Warehouse
 from wayhouse.platform.dms.models_orders import (
     ApprovalRuleRow,
     CreditAccountRow,
@@ -59,6 +59,7 @@ from wayhouse.platform.dms.models_orders import (
     PaymentRow,
     SalesOrder,
 )
+from wayhouse.platform.dms.scope import in_scope
 
 CREDIT_LOCK_NAMESPACE = 0x57484C  # 'WHL': per-dealer credit decisions, apart from stock locks
 # A dealer without a credit account row has no credit: every order is held until HQ sets one.
@@ -97,7 +98,7 @@ def _by(actor: Principal) -> str:
 
 
 def _visible(actor: Principal):  # type: ignore[no-untyped-def]
-    return OrgUnit.path.startswith(actor.org_path, autoescape=True)
+    return in_scope(actor)
 
 
 def lock_dealer_credit(session: Session, dealer_id: int) -> None:

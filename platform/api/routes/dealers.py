@@ -18,6 +18,7 @@ from wayhouse.platform.auth.principal import Principal
 from wayhouse.platform.dms import audit, org
 from wayhouse.platform.dms.domain.types import DealerStatus, DealerTier, DomainError, OrgLevel, Role
 from wayhouse.platform.dms.models import AuditLog, Dealer, OrgUnit
+from wayhouse.platform.dms.scope import in_scope
 
 router = APIRouter(tags=["dealers"])
 
@@ -103,7 +104,7 @@ def _out(d: Dealer) -> DealerOut:
 
 
 def _visible(user: Principal):  # type: ignore[no-untyped-def]
-    return OrgUnit.path.startswith(user.org_path, autoescape=True)
+    return in_scope(user)
 
 
 def _get_visible(session: Session, user: Principal, dealer_id: int) -> Dealer:

@@ -17,7 +17,8 @@ from wayhouse.platform.api.schemas import PageOut
 from wayhouse.platform.auth.principal import Principal
 from wayhouse.platform.dms import stock
 from wayhouse.platform.dms.domain.types import DomainError, MovementKind, Role
-from wayhouse.platform.dms.models import Bin, Lot, OrgUnit, Product, Warehouse
+from wayhouse.platform.dms.models import Bin, Lot, Product, Warehouse
+from wayhouse.platform.dms.scope import in_scope
 
 router = APIRouter(tags=["catalogue and stock"])
 
@@ -110,9 +111,7 @@ def _visible_warehouse(session: Session, user: Principal, warehouse_id: int) -> 
     wh = session.scalar(
         select(Warehouse)
         .join(Warehouse.org_unit)
-        .where(
-            Warehouse.id == warehouse_id, OrgUnit.path.startswith(user.org_path, autoescape=True)
-        )
+        .where(Warehouse.id == warehouse_id, in_scope(user))
     )
     if wh is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no warehouse {warehouse_id}")
@@ -123,11 +122,7 @@ def _visible_warehouse(session: Session, user: Principal, warehouse_id: int) -> 
 def list_warehouses(
     session: DbSession, user: CurrentUser, page: Annotated[Page, Depends(pagination)]
 ) -> PageOut[WarehouseOut]:
-    query = (
-        select(Warehouse)
-        .join(Warehouse.org_unit)
-        .where(OrgUnit.path.startswith(user.org_path, autoescape=True))
-    )
+    query = select(Warehouse).join(Warehouse.org_unit).where(in_scope(user))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.order_by(Warehouse.code).limit(page.size).offset(page.offset)
