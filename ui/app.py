@@ -8,7 +8,7 @@ from nicegui import ui
 
 from wayhouse.config import get_settings
 from wayhouse.ui import api_client
-from wayhouse.ui.pages import dealers, login, operations, orders
+from wayhouse.ui.pages import contracts, customers, dealers, login, operations, orders, service
 from wayhouse.ui.session import current_user, home_for
 
 
@@ -18,6 +18,9 @@ def build_pages(api_url: str) -> None:
     operations.register()
     dealers.register()
     orders.register()
+    customers.register()
+    contracts.register()
+    service.register()
 
     @ui.page("/")
     def index() -> RedirectResponse:

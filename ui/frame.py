@@ -17,6 +17,13 @@ NAV: list[tuple[str, str, frozenset[str] | None]] = [
     ("/operations", "nav.operations", frozenset({"hq_admin"})),
     ("/dealers", "nav.dealers", frozenset({"hq_admin", "region_manager", "dealer_user"})),
     ("/orders", "nav.orders", None),
+    ("/customers", "nav.customers", frozenset({"hq_admin", "region_manager", "dealer_user"})),
+    ("/contracts", "nav.contracts", frozenset({"hq_admin", "region_manager", "dealer_user"})),
+    (
+        "/service",
+        "nav.service",
+        frozenset({"hq_admin", "region_manager", "dealer_user", "technician"}),
+    ),
 ]
 
 

@@ -20,6 +20,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "nav.operations": "Operations",
         "nav.dealers": "Dealers",
         "nav.orders": "Orders",
+        "nav.customers": "Customers",
+        "nav.contracts": "Contracts",
+        "nav.service": "Service",
         "role.hq_admin": "HQ admin",
         "role.region_manager": "Regional manager",
         "role.dealer_user": "Dealer",
@@ -95,6 +98,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "nav.operations": "运维",
         "nav.dealers": "经销商",
         "nav.orders": "订单",
+        "nav.customers": "客户",
+        "nav.contracts": "合同",
+        "nav.service": "售后服务",
         "role.hq_admin": "总部管理员",
         "role.region_manager": "区域经理",
         "role.dealer_user": "经销商",
@@ -176,3 +182,14 @@ def t(key: str, locale: str | None = None, **values: Any) -> str:
     table = STRINGS.get(locale or current_locale(), STRINGS[DEFAULT_LOCALE])
     text = table.get(key) or STRINGS[DEFAULT_LOCALE].get(key, key)
     return text.format(**values) if values else text
+
+
+def extend(strings: dict[str, dict[str, str]]) -> None:
+    """Adds a page module's own labels, so each page keeps its strings beside its code.
+    A key defined twice with different text is a bug, caught at import."""
+    for locale, table in strings.items():
+        target = STRINGS.setdefault(locale, {})
+        for key, text in table.items():
+            if target.get(key, text) != text:
+                raise ValueError(f"i18n key {key!r} ({locale}) defined twice with different text")
+            target[key] = text

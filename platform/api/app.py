@@ -12,7 +12,18 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool
 
 from wayhouse.config import Settings, get_settings
-from wayhouse.platform.api.routes import auth, dealers, documents, orders, stock, telemetry
+from wayhouse.platform.api.routes import (
+    auth,
+    contracts,
+    customers,
+    dealers,
+    documents,
+    fulfilment,
+    orders,
+    service,
+    stock,
+    telemetry,
+)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -62,4 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(documents.router)
     app.include_router(stock.router)
     app.include_router(orders.router)
+    app.include_router(fulfilment.router)
+    app.include_router(customers.router)
+    app.include_router(contracts.router)
+    app.include_router(service.router)
     return app

@@ -194,6 +194,7 @@ def test_orm_models_and_migrations_agree(stack: Stack) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    import wayhouse.platform.db.all_models  # noqa: F401
     from wayhouse.platform.db.base import Base, engine_for
     from wayhouse.platform.db.migrations_filter import include_object
 

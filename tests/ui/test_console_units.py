@@ -49,6 +49,20 @@ def test_actions_and_navigation_follow_the_role() -> None:
     assert actions_for("region_manager", "approval") == ["approve", "reject", "cancel"]
     assert actions_for("warehouse_operator", "approval") == []
     assert actions_for("hq_admin", "delivered") == []
-    assert [p for p, _ in nav_for("dealer_user")] == ["/dealers", "/orders"]
-    assert [p for p, _ in nav_for("hq_admin")] == ["/operations", "/dealers", "/orders"]
+    assert [p for p, _ in nav_for("dealer_user")] == [
+        "/dealers",
+        "/orders",
+        "/customers",
+        "/contracts",
+        "/service",
+    ]
+    assert [p for p, _ in nav_for("hq_admin")] == [
+        "/operations",
+        "/dealers",
+        "/orders",
+        "/customers",
+        "/contracts",
+        "/service",
+    ]
     assert [p for p, _ in nav_for("driver")] == ["/orders"]
+    assert [p for p, _ in nav_for("technician")] == ["/orders", "/service"]

@@ -5,10 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-import wayhouse.platform.dms.models_documents  # noqa: F401 - registers the document table
+import wayhouse.platform.db.all_models  # noqa: F401 - registers every ORM table
 from wayhouse.platform.db.base import Base
 from wayhouse.platform.db.migrations_filter import include_object
-from wayhouse.platform.dms import models, models_orders  # noqa: F401 - registers the ORM tables
 
 config = context.config
 

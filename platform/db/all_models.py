@@ -1,0 +1,11 @@
+"""Imports every ORM module so ``Base.metadata`` holds all tables (Alembic env, schema tests)."""
+
+from wayhouse.platform.dms import (  # noqa: F401 - imported for their table registrations
+    models,
+    models_contracts,
+    models_customers,
+    models_documents,
+    models_fulfilment,
+    models_orders,
+    models_service,
+)
