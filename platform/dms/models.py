@@ -186,8 +186,14 @@ class Zone(Base):
 
 
 class Bin(Base):
+    """A storage bin, or the warehouse's outbound ``staging`` bin where picked goods wait for
+    their shipment (still on hand, still reserved for the order, never allocated again)."""
+
     __tablename__ = "bin"
-    __table_args__ = (UniqueConstraint("warehouse_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("warehouse_id", "code"),
+        CheckConstraint("role IN ('storage', 'staging')", name="role_valid"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouse.id"), index=True)
@@ -195,6 +201,7 @@ class Bin(Base):
     code: Mapped[str] = mapped_column(String(32))
     # The shelf-scale load cell weighing this bin (sensor.sensor_id of the device registry).
     scale_sensor_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16), default="storage", server_default="storage")
 
 
 class Lot(Base):

@@ -91,6 +91,8 @@ class OrderLineRow(Base):
     qty: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(Money)
     amount: Mapped[Decimal] = mapped_column(Money)
+    # Units that will never ship: the order was closed short after a partial shipment.
+    closed_short: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class OrderEventRow(Base):
@@ -210,6 +212,7 @@ class PaymentRow(Base):
     __tablename__ = "payment"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("kind IN ('payment', 'credit_note')", name="kind_valid"),
         Index("ix_payment_dealer_received", "dealer_id", "received_on"),
     )
 
@@ -218,6 +221,8 @@ class PaymentRow(Base):
     received_on: Mapped[dt.date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(Money)
     reference: Mapped[str] = mapped_column(String(100), default="")
+    # A credit note (goods returned after invoicing) settles invoices exactly like money.
+    kind: Mapped[str] = mapped_column(String(16), default="payment", server_default="payment")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()

@@ -47,6 +47,12 @@ from wayhouse.platform.dms.domain.types import (
     money,
 )
 from wayhouse.platform.dms.models import Dealer, Product, StockReservation, Warehouse
+from wayhouse.platform.dms.models_fulfilment import (
+    OrderReturn,
+    OrderReturnLine,
+    Shipment,
+    ShipmentLine,
+)
 from wayhouse.platform.dms.models_orders import (
     ApprovalRuleRow,
     CreditAccountRow,
@@ -179,6 +185,8 @@ def _domain(session: Session, row: SalesOrder) -> Order:
     ]
     order.status = OrderStatus(row.status)
     order.hold_reasons = tuple(row.hold_reasons or ())
+    order.shipped, order.returned = _fulfilled(session, row.id)
+    order.closed_short = {ln.sku: ln.closed_short for ln in row.lines if ln.closed_short}
     order.approval = _chain(row)
     sku_of = {ln.product_id: ln.sku for ln in row.lines}
     order.reservations = [
@@ -199,6 +207,23 @@ def _domain(session: Session, row: SalesOrder) -> Order:
     return order
 
 
+def _fulfilled(session: Session, order_id: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Units shipped and units returned per SKU, summed from the shipment and return lines."""
+    shipped = session.execute(
+        select(ShipmentLine.sku, func.sum(ShipmentLine.qty))
+        .join(Shipment, Shipment.id == ShipmentLine.shipment_id)
+        .where(Shipment.order_id == order_id)
+        .group_by(ShipmentLine.sku)
+    ).all()
+    returned = session.execute(
+        select(OrderReturnLine.sku, func.sum(OrderReturnLine.qty))
+        .join(OrderReturn, OrderReturn.id == OrderReturnLine.return_id)
+        .where(OrderReturn.order_id == order_id)
+        .group_by(OrderReturnLine.sku)
+    ).all()
+    return {s: int(q) for s, q in shipped}, {s: int(q) for s, q in returned}
+
+
 def _save(session: Session, row: SalesOrder, order: Order, actor_id: int | None) -> None:
     """Write the order's state back: status, holds, approval steps, new timeline events."""
     before = row.status
@@ -215,6 +240,8 @@ def _save(session: Session, row: SalesOrder, order: Order, actor_id: int | None)
         )
     row.status = order.status.value
     row.hold_reasons = list(order.hold_reasons)
+    for ln in row.lines:
+        ln.closed_short = order.closed_short.get(ln.sku, 0)
     row.total = order.total
     row.updated_at = order.history[-1].at
     chain = order.approval
@@ -667,8 +694,8 @@ def issue_invoice(
     number: str,
     order_id: int | None = None,
 ) -> InvoiceRow:
-    """Bill a dealer on its payment terms. Delivery is not wired yet, so this is called
-    directly (by tests and seeding); invoicing a delivered order will call it too."""
+    """Bill a dealer on its payment terms (``fulfilment.invoice`` for a delivered order; the
+    loader and tests call it directly for history)."""
     terms = session.get(CreditAccountRow, dealer_id)
     net = terms.payment_terms_days if terms else DEFAULT_TERMS[1]
     inv = billing.issue_invoice(
@@ -763,6 +790,27 @@ def record_payment(
     reference: str = "",
 ) -> PaymentResult:
     """Apply the money to the oldest open invoices, then release the holds that now fit."""
+    return _record_money(session, actor, dealer_id, amount, received_on, reference, "payment")
+
+
+def record_credit_note(
+    session: Session, actor: Principal, dealer_id: int, amount: Decimal, reference: str
+) -> PaymentRow:
+    """Credit for goods returned after invoicing: settles open invoices like a payment."""
+    return _record_money(
+        session, actor, dealer_id, amount, dt.date.today(), reference, "credit_note"
+    ).payment
+
+
+def _record_money(
+    session: Session,
+    actor: Principal,
+    dealer_id: int,
+    amount: Decimal,
+    received_on: dt.date,
+    reference: str,
+    kind: str,
+) -> PaymentResult:
     visible_dealer(session, actor, dealer_id)
     lock_dealer_credit(session, dealer_id)
     row = PaymentRow(
@@ -770,6 +818,7 @@ def record_payment(
         received_on=received_on,
         amount=money(amount),
         reference=reference,
+        kind=kind,
         created_by=actor.user_id,
     )
     session.add(row)
@@ -783,7 +832,7 @@ def record_payment(
     audit.record(
         session,
         actor.user_id,
-        "payment",
+        kind,
         row.id,
         "record",
         None,
@@ -795,10 +844,31 @@ def record_payment(
         },
         reference or None,
     )
+    settle_paid_orders(session, dealer_id, actor.user_id)
     loaded = load_account(session, dealer_id)
     releases = loaded.account.recheck(_now(), _by(actor))
     _save_holds(session, loaded)
     return PaymentResult(row, alloc_rows, left, _apply_releases(session, releases, actor.user_id))
+
+
+def settle_paid_orders(session: Session, dealer_id: int, actor_id: int | None) -> list[int]:
+    """Invoiced orders whose invoice is now settled in full become paid."""
+    paid = _paid_by_invoice(session, dealer_id)
+    done = []
+    for inv in session.scalars(
+        select(InvoiceRow)
+        .join(SalesOrder, SalesOrder.id == InvoiceRow.order_id)
+        .where(InvoiceRow.dealer_id == dealer_id, SalesOrder.status == OrderStatus.INVOICED)
+    ):
+        if paid.get(inv.id, money(0)) < inv.amount:
+            continue
+        row = session.get(SalesOrder, inv.order_id)
+        assert row is not None
+        order = _domain(session, row)
+        order.mark_paid(_now(), str(actor_id) if actor_id else "system", f"{inv.number} settled")
+        _save(session, row, order, actor_id)
+        done.append(row.id)
+    return done
 
 
 def dealer_statement(

@@ -33,6 +33,7 @@ class Position:
     expires_on: dt.date | None
     on_hand: int
     reserved: int
+    bin_role: str = "storage"
 
     @property
     def available(self) -> int:
@@ -55,7 +56,7 @@ POSITIONS_SQL = text(
         WHERE product_id = :p AND released_at IS NULL GROUP BY bin_id, lot_id
     )
     SELECT b.id, b.code, b.warehouse_id, l.id, l.code, l.expires_on,
-           coalesce(m.on_hand, 0), coalesce(r.reserved, 0)
+           coalesce(m.on_hand, 0), coalesce(r.reserved, 0), b.role
     FROM m FULL JOIN r ON m.bin_id = r.bin_id AND m.lot_id IS NOT DISTINCT FROM r.lot_id
     JOIN bin b ON b.id = coalesce(m.bin_id, r.bin_id)
     LEFT JOIN lot l ON l.id = coalesce(m.lot_id, r.lot_id)
@@ -165,7 +166,8 @@ def reserve(
 ) -> AllocationResult:
     """Reserve ``qty`` first-expiry-first-out, all or nothing; a shortfall raises with the reason."""
     lock_product(session, product_id)
-    here = positions(session, product_id, warehouse_id)
+    # Staging holds goods already picked for an order: never allocate them again.
+    here = [p for p in positions(session, product_id, warehouse_id) if p.bin_role == "storage"]
     by_key = {(str(p.bin_id), str(p.lot_id) if p.lot_id else NO_LOT): p for p in here}
     slots = [
         StockSlot(b, lot, by_key[(b, lot)].expires_on, by_key[(b, lot)].available)
@@ -201,3 +203,111 @@ def release(session: Session, order_ref: str, now: dt.datetime) -> int:
     for r in rows:
         r.released_at = now
     return len(rows)
+
+
+STAGING_CODE = "STAGING"
+
+
+def staging_bin(session: Session, warehouse_id: int) -> int:
+    """The warehouse's outbound staging bin, created on first use (race-safe)."""
+    session.execute(
+        text(
+            "INSERT INTO bin (warehouse_id, code, role) VALUES (:w, :c, 'staging') "
+            "ON CONFLICT (warehouse_id, code) DO NOTHING"
+        ),
+        {"w": warehouse_id, "c": STAGING_CODE},
+    )
+    return int(
+        session.execute(
+            text("SELECT id FROM bin WHERE warehouse_id = :w AND code = :c AND role = 'staging'"),
+            {"w": warehouse_id, "c": STAGING_CODE},
+        ).scalar_one()
+    )
+
+
+def _consume(session: Session, r: StockReservation, qty: int, now: dt.datetime) -> None:
+    """Close a reservation, re-opening what was not used as a new one (rows stay immutable
+    apart from ``released_at``, so the history of what was promised is kept)."""
+    r.released_at = now
+    if r.qty > qty:
+        session.add(
+            StockReservation(
+                product_id=r.product_id,
+                bin_id=r.bin_id,
+                lot_id=r.lot_id,
+                qty=r.qty - qty,
+                order_ref=r.order_ref,
+            )
+        )
+
+
+def pick_to_staging(
+    session: Session,
+    r: StockReservation,
+    qty: int,
+    staging_bin_id: int,
+    user_id: int | None,
+    source: str,
+    now: dt.datetime,
+) -> tuple[StockMovement, StockMovement]:
+    """Move ``qty`` reserved units from their storage bin to staging: a PICK pair sharing a
+    ``transfer_ref``; the reservation follows the goods, so staged units stay promised."""
+    if not 0 < qty <= r.qty:
+        raise DomainError("invalid_quantity", f"pick {qty} of a reservation of {r.qty}")
+    out = post_movement(
+        session,
+        kind=MovementKind.PICK,
+        product_id=r.product_id,
+        bin_id=r.bin_id,
+        lot_id=r.lot_id,
+        qty=-qty,
+        user_id=user_id,
+        reason=f"pick for {r.order_ref}",
+        source=source,
+        fulfils=r.order_ref,
+    )
+    into = StockMovement(
+        kind=MovementKind.PICK.value,
+        product_id=r.product_id,
+        bin_id=staging_bin_id,
+        lot_id=r.lot_id,
+        qty=qty,
+        reason=f"staged for {r.order_ref}",
+        user_id=user_id,
+        source=source,
+    )
+    session.add(into)
+    session.flush()
+    out.transfer_ref = into.transfer_ref = f"PICK-{out.id}"
+    _consume(session, r, qty, now)
+    session.add(
+        StockReservation(
+            product_id=r.product_id,
+            bin_id=staging_bin_id,
+            lot_id=r.lot_id,
+            qty=qty,
+            order_ref=r.order_ref,
+        )
+    )
+    session.flush()
+    return out, into
+
+
+def ship_reserved(
+    session: Session, r: StockReservation, qty: int, user_id: int | None, now: dt.datetime
+) -> StockMovement:
+    """Staged units leave the warehouse (SHIP) and their reservation is consumed."""
+    movement = post_movement(
+        session,
+        kind=MovementKind.SHIP,
+        product_id=r.product_id,
+        bin_id=r.bin_id,
+        lot_id=r.lot_id,
+        qty=-qty,
+        user_id=user_id,
+        reason=f"shipped for {r.order_ref}",
+        fulfils=r.order_ref,
+    )
+    _consume(session, r, qty, now)
+    session.flush()
+    return movement

@@ -7,23 +7,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from wayhouse.platform.api.auth_deps import CurrentUser, DbSession, require_role
 from wayhouse.platform.api.deps import Page, pagination
+from wayhouse.platform.api.errors import INT_MAX, Text
+from wayhouse.platform.api.errors import run_domain as _run
 from wayhouse.platform.api.schemas import PageOut
 from wayhouse.platform.auth.principal import Principal
 from wayhouse.platform.dms import orders_service as svc
 from wayhouse.platform.dms.domain.billing import LineKind
-from wayhouse.platform.dms.domain.types import DomainError, OrderStatus, Role
+from wayhouse.platform.dms.domain.types import OrderStatus, Role
 from wayhouse.platform.dms.models_orders import SalesOrder
 
 router = APIRouter(tags=["orders and credit"])
-T = TypeVar("T")
 
 HqOnly = Annotated[Principal, Depends(require_role(Role.HQ_ADMIN))]
 Approvers = Annotated[Principal, Depends(require_role(Role.HQ_ADMIN, Role.REGION_MANAGER))]
@@ -35,33 +36,8 @@ Orderers = Annotated[
     Principal, Depends(require_role(Role.HQ_ADMIN, Role.REGION_MANAGER, Role.DEALER_USER))
 ]
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("1e11"), decimal_places=2)]
-INT_MAX = 2**31 - 1  # ids are PostgreSQL integers: a larger one is a 422, not a 500
 OrderId = Annotated[int, Path(ge=1, le=INT_MAX)]
 DealerId = Annotated[int, Path(ge=1, le=INT_MAX)]
-
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the database.
-    if "\x00" in value:
-        raise ValueError("text may not contain NUL characters")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
-
-
-def _run(fn: Callable[[], T]) -> T:
-    """Domain refusals become HTTP answers: missing/foreign 404, not allowed 403, else 409."""
-    try:
-        return fn()
-    except DomainError as exc:
-        body = {"code": exc.code, "message": exc.message}
-        if isinstance(exc, svc.NotFound):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, body) from exc
-        if exc.code in ("not_authorised", "same_approver"):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, body) from exc
-        # IllegalTransition and every other refusal: the request conflicts with the state.
-        raise HTTPException(status.HTTP_409_CONFLICT, body) from exc
 
 
 # -- schemas -------------------------------------------------------------------------------
@@ -229,7 +205,7 @@ def _summary(o: SalesOrder) -> OrderSummaryOut:
     )
 
 
-def _out(o: SalesOrder) -> OrderOut:
+def order_out(o: SalesOrder) -> OrderOut:
     return OrderOut(
         **_summary(o).model_dump(),
         lines=[
@@ -274,7 +250,7 @@ def _out(o: SalesOrder) -> OrderOut:
 def _commit_order(session: DbSession, fn: Callable[[], SalesOrder]) -> OrderOut:
     row = _run(fn)
     session.commit()
-    return _out(row)
+    return order_out(row)
 
 
 # -- orders --------------------------------------------------------------------------------
@@ -336,7 +312,7 @@ def list_orders(
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
 def get_order(order_id: OrderId, session: DbSession, user: CurrentUser) -> OrderOut:
-    return _out(_run(lambda: svc.get_order(session, user, order_id)))
+    return order_out(_run(lambda: svc.get_order(session, user, order_id)))
 
 
 @router.post("/orders/{order_id}/submit", response_model=OrderOut)

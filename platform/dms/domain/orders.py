@@ -270,6 +270,23 @@ class Order:
         self._require({S.ALLOCATED}, S.PICKING)
         self._move(S.PICKING, at, by, "picking started")
 
+    def record_pick(self, sku: str, qty: int, where: str, at: datetime, by: str) -> None:
+        """Units taken from storage to the outbound staging area; the first pick of an
+        allocated order starts picking. Picks never exceed what is left to ship."""
+        if self.status is S.ALLOCATED:
+            self.start_picking(at, by)
+        self._require({S.PICKING}, "picked", "only an allocated order is picked")
+        if sku not in self.lines:
+            raise DomainError("unknown_line", f"order {self.id} has no line for {sku}")
+        _qty_map({sku: qty}, "pick")
+        self._note(at, by, f"picked {qty} {sku} from {where}")
+
+    def note_delivery(self, shipment: str, proof: ProofOfDelivery, at: datetime, by: str) -> None:
+        """One shipment of a partly shipped order arrived: on the timeline, no state change
+        (the order is delivered when it is shipped in full and every shipment arrived)."""
+        self._require({S.PICKING, S.SHIPPED}, S.DELIVERED, "nothing was shipped")
+        self._note(at, by, f"shipment {shipment} delivered, proof {proof.kind} {proof.reference}")
+
     def ship(self, quantities: Mapping[str, int], at: datetime, by: str) -> ShipmentProgress:
         """Record units leaving; the order is ``shipped`` once nothing is left to ship."""
         self._require({S.PICKING}, S.SHIPPED)
