@@ -103,7 +103,10 @@ def _pick_list(session: Session, row: SalesOrder) -> list[PickTask]:
 
 def _locked(session: Session, actor: Principal | None, order_id: int) -> SalesOrder:
     if actor is None:  # the scan poster acts for the warehouse floor, not for a user
-        row = session.scalar(select(SalesOrder).where(SalesOrder.id == order_id).with_for_update())
+        locked = session.scalar(
+            select(SalesOrder.id).where(SalesOrder.id == order_id).with_for_update()
+        )
+        row = session.get(SalesOrder, order_id, populate_existing=True) if locked else None
         if row is None:
             raise orders_service.NotFound(f"order {order_id}")
         return row
@@ -153,7 +156,7 @@ def pick(
     picks, left = [], qty
     for r, b in here:
         take = min(left, r.qty)
-        stock.pick_to_staging(session, r, take, staging, user_id, source, now)
+        out, _ = stock.pick_to_staging(session, r, take, staging, user_id, source, now)
         picks.append(
             OrderPick(
                 order_id=order_id,
@@ -162,6 +165,7 @@ def pick(
                 from_bin_id=b.id,
                 staging_bin_id=staging,
                 qty=take,
+                movement_id=out.id,
                 source=source,
                 at=now,
                 by=user_id,

@@ -39,6 +39,7 @@ class OrderPick(Base):
     from_bin_id: Mapped[int] = mapped_column(ForeignKey("bin.id"))
     staging_bin_id: Mapped[int] = mapped_column(ForeignKey("bin.id"))
     qty: Mapped[int] = mapped_column(Integer)
+    movement_id: Mapped[int] = mapped_column(ForeignKey("stock_movement.id"))  # the out row
     source: Mapped[str] = mapped_column(String(16))  # api | scan
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))

@@ -38,6 +38,7 @@ def run_everything(settings: Settings, with_sim: bool = True) -> int:
     children: dict[str, subprocess.Popen[bytes]] = {}
     commands = {
         "ingest": ["ingest"],
+        "ledger": ["post-scans"],
         "api": ["api"],
         "ui": ["ui"],
     }
@@ -102,7 +103,7 @@ def run_everything(settings: Settings, with_sim: bool = True) -> int:
 
 def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
     # Simulators first (stop producing), ingest last (drain and acknowledge what it has).
-    for name in ("sim", "ui", "api", "ingest"):
+    for name in ("sim", "ui", "api", "ledger", "ingest"):
         proc = children.get(name)
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

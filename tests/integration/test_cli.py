@@ -24,6 +24,7 @@ COMMANDS = [
     ["db", "upgrade"],
     ["db", "current"],
     ["ingest"],
+    ["post-scans"],
     ["api"],
     ["ui"],
     ["sim"],

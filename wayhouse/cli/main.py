@@ -130,6 +130,29 @@ def ingest(
     run_worker(get_settings(), worker_id, ephemeral=ephemeral)
 
 
+@app.command("post-scans")
+def post_scans(
+    once: Annotated[bool, typer.Option(help="Post what is pending, then exit.")] = False,
+) -> None:
+    """Post scanner reads (picks, put-aways, returns) to the stock ledger, each exactly once."""
+    import signal
+
+    from wayhouse.platform.db.base import session_factory
+    from wayhouse.platform.dms.scan_posting import ScanPoster
+
+    _logging()
+    poster = ScanPoster(session_factory(get_settings().sqlalchemy_url()))
+    if once:
+        while poster.run_once():
+            pass
+        typer.echo(f"posted {poster.posted}, rejected {poster.rejected}")
+        return
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
+    poster.run_forever(should_stop=lambda: bool(stopping))
+
+
 @app.command()
 def api(
     host: Annotated[str | None, typer.Option()] = None,

@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("from_bin_id", sa.Integer(), nullable=False),
         sa.Column("staging_bin_id", sa.Integer(), nullable=False),
         sa.Column("qty", sa.Integer(), nullable=False),
+        sa.Column("movement_id", sa.BigInteger(), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("at", _tz(), server_default=sa.text("now()"), nullable=False),
         sa.Column("by", sa.Integer(), nullable=True),
@@ -53,6 +54,11 @@ def upgrade() -> None:
             ["from_bin_id"], ["bin.id"], name=op.f("fk_order_pick_from_bin_id_bin")
         ),
         sa.ForeignKeyConstraint(["lot_id"], ["lot.id"], name=op.f("fk_order_pick_lot_id_lot")),
+        sa.ForeignKeyConstraint(
+            ["movement_id"],
+            ["stock_movement.id"],
+            name=op.f("fk_order_pick_movement_id_stock_movement"),
+        ),
         sa.ForeignKeyConstraint(
             ["order_id"], ["sales_order.id"], name=op.f("fk_order_pick_order_id_sales_order")
         ),
