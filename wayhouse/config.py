@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     ingest_flush_ms: int = 25
     ingest_worker_id: str = "w1"
     retention_days: int = 30
+    # Dealer qualification documents: which types a dealer must hold (comma-separated), how
+    # many days ahead a lapse is warned, and whether a lapsed or a missing one blocks orders.
+    documents_required: str = "business_licence"
+    documents_warning_days: int = 30
+    documents_block_lapsed: bool = True
+    documents_block_missing: bool = False
 
     @property
     def secrets_dir(self) -> Path:

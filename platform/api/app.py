@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from wayhouse.config import Settings, get_settings
 from wayhouse.platform.api.routes import (
+    approval_rules,
     auth,
     contracts,
     customers,
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(documents.router)
     app.include_router(stock.router)
     app.include_router(orders.router)
+    app.include_router(approval_rules.router)
     app.include_router(fulfilment.router)
     app.include_router(customers.router)
     app.include_router(contracts.router)

@@ -13,12 +13,14 @@ import datetime as dt
 import hashlib
 import os
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wayhouse.config import Settings, get_settings
 from wayhouse.platform.dms import audit
 from wayhouse.platform.dms.domain.dealers import (
     Dealer as DomainDealer,
@@ -36,11 +38,30 @@ from wayhouse.platform.dms.domain.types import DealerStatus, DomainError
 from wayhouse.platform.dms.models import Dealer
 from wayhouse.platform.dms.models_documents import DealerDocument
 
-# HQ's defaults (issue 4): a business licence is required, warn 30 days ahead, a lapse blocks
-# orders. Kept in code until there is a settings page for it.
-POLICY = DocumentPolicy(
-    required_types=("business_licence",), warning_days=30, block_orders_when_lapsed=True
-)
+
+@dataclass(frozen=True)
+class OrderGate:
+    """The configured document policy, plus whether a dealer with no document of a required
+    type at all is blocked too (off by default: dealers onboarded before document tracking
+    are caught at activation instead)."""
+
+    policy: DocumentPolicy
+    block_missing: bool
+
+
+def gate(settings: Settings | None = None) -> OrderGate:
+    s = settings or get_settings()
+    required = tuple(t.strip() for t in s.documents_required.split(",") if t.strip())
+    return OrderGate(
+        DocumentPolicy(
+            required_types=required,
+            warning_days=s.documents_warning_days,
+            block_orders_when_lapsed=s.documents_block_lapsed,
+        ),
+        s.documents_block_missing,
+    )
+
+
 UPLOADS = UploadPolicy()
 SNIFF_BYTES = 16  # longer than every magic number check_upload knows
 
@@ -185,18 +206,19 @@ def expiring(session: Session, dealer_scope: Any, on: dt.date, days: int) -> lis
 
 
 def ensure_can_order(
-    session: Session, dealer: Dealer, on: dt.date, policy: DocumentPolicy = POLICY
+    session: Session, dealer: Dealer, on: dt.date, order_gate: OrderGate | None = None
 ) -> None:
-    """Refuse an order when a required document has lapsed.
-
-    Dealers that have none of a required type on file are not blocked here: they predate
-    document tracking, and activation is where a missing licence is enforced. Dealer status is
-    the order service's own check (applicants may draft), so that block is left to it.
-    """
+    """Refuse an order when a required document has lapsed (or, if so configured, is
+    missing). Dealer status is the order service's own check (applicants may draft), so that
+    block is left to it."""
+    order_gate = order_gate or gate()
+    policy = order_gate.policy
     docs = [to_domain(d) for d in current(session, dealer.id)]
     on_file = {d.doc_type for d in docs}
     scoped = DocumentPolicy(
-        required_types=tuple(t for t in policy.required_types if t in on_file),
+        required_types=tuple(
+            t for t in policy.required_types if order_gate.block_missing or t in on_file
+        ),
         warning_days=policy.warning_days,
         block_orders_when_lapsed=policy.block_orders_when_lapsed,
         required_for_activation=policy.required_for_activation,

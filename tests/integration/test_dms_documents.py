@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from wayhouse.platform.api.app import create_app
 from wayhouse.platform.db.base import unit_of_work
 from wayhouse.platform.dms import documents, org
-from wayhouse.platform.dms.domain.types import OrgLevel, Role
+from wayhouse.platform.dms.domain.types import DomainError, OrgLevel, Role
 from wayhouse.platform.dms.models import AuditLog, Product
 from wayhouse.platform.dms.models_documents import DealerDocument
 
@@ -248,7 +248,8 @@ def test_expiring_lists_documents_lapsing_within_n_days_in_scope(
     assert numbers("hq", 5) == []
     assert numbers("rm2", 10) == ["PERMIT-9"]
     assert numbers("rm1", 10) == []  # another region's dealer
-    assert client.get("/documents/expiring", headers=_h(world, "du2")).status_code == 403
+    assert numbers("du2", 10) == ["PERMIT-9"]  # the dealer that must renew it is warned
+    assert numbers("du1", 10) == []  # another dealer's document
 
     # Once a renewal is on file there is nothing to chase.
     r = _upload(
@@ -321,3 +322,20 @@ def test_reupload_of_same_number_supersedes_and_is_audited(
         f"/audit?entity=dealer_document&entity_id={first.json()['id']}", headers=_h(world, "hq")
     )
     assert [a["action"] for a in r.json()["items"]] == ["supersede", "upload"]
+
+
+def test_missing_licence_blocks_orders_only_when_configured(stack: Stack) -> None:
+    from wayhouse.config import Settings
+    from wayhouse.platform.dms.documents import ensure_can_order, gate
+
+    p = f"gm{uuid.uuid4().hex[:6]}"
+    with unit_of_work(stack.settings.sqlalchemy_url()) as s:
+        hq = org.create_unit(s, OrgLevel.HQ, f"{p}-HQ", "HQ", None)
+        region = org.create_unit(s, OrgLevel.REGION, f"{p}-R", "R", hq)
+        dealer = org.create_dealer(s, region, f"{p}-D", "No papers", None)
+        on = dt.date.today()
+        ensure_can_order(s, dealer, on, gate(Settings(documents_block_missing=False)))
+        with pytest.raises(DomainError) as refused:
+            ensure_can_order(s, dealer, on, gate(Settings(documents_block_missing=True)))
+        assert refused.value.code == "document_missing"
+        assert "business_licence" in refused.value.message

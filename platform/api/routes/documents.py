@@ -65,7 +65,7 @@ def _out(row: DealerDocument, on: dt.date) -> DocumentOut:
         number=row.number,
         valid_from=row.valid_from,
         valid_until=row.valid_until,
-        state=document_state(documents.to_domain(row), on, documents.POLICY.warning_days),
+        state=document_state(documents.to_domain(row), on, documents.gate().policy.warning_days),
         days_left=(row.valid_until - on).days,
         sha256=row.sha256,
         size_bytes=row.size_bytes,
@@ -167,17 +167,24 @@ def document_file(
     )
 
 
-Managers = Annotated[Principal, Depends(require_role(Role.HQ_ADMIN, Role.REGION_MANAGER))]
+# Dealers see their own lapsing documents too: the warning is for whoever must renew them.
+Watchers = Annotated[
+    Principal, Depends(require_role(Role.HQ_ADMIN, Role.REGION_MANAGER, Role.DEALER_USER))
+]
 
 
 @router.get("/documents/expiring", response_model=PageOut[DocumentOut])
 def expiring_documents(
     session: DbSession,
-    user: Managers,
+    user: Watchers,
     page: Annotated[Page, Depends(pagination)],
-    days: Annotated[int, Query(ge=0, le=3650)] = documents.POLICY.warning_days,
+    days: Annotated[
+        int | None, Query(ge=0, le=3650, description="default: the configured warning days")
+    ] = None,
 ) -> PageOut[DocumentOut]:
     on = documents.today()
+    if days is None:
+        days = documents.gate().policy.warning_days
     rows = documents.expiring(session, _visible(user), on, days)
     items = rows[page.offset : page.offset + page.size]
     return PageOut(
