@@ -50,7 +50,9 @@ def frame(user: SessionUser, title: str) -> Iterator[None]:
                     f"data-testid=nav-{path.strip('/')}"
                 )
         ui.space()
-        ui.label(f"{user.username} · {t('role.' + user.role)}").props("data-testid=whoami")
+        ui.label(f"{user.username} · {t('role.' + user.role)}").props("data-testid=whoami").mark(
+            "whoami"
+        )
         ui.button(t("logout"), on_click=lambda: _logout(user)).props("flat color=white")
     with ui.column().classes("w-full p-4 gap-4"):
         ui.label(title).classes("text-h5")

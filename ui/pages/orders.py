@@ -14,6 +14,7 @@ from wayhouse.ui.api_client import ApiError
 from wayhouse.ui.frame import frame
 from wayhouse.ui.i18n import t
 from wayhouse.ui.pager import Pager
+from wayhouse.ui.pages.fulfilment import fulfilment_panel
 from wayhouse.ui.session import APPROVERS, ORDERERS, SessionUser, report, require_user
 
 STATUSES = [
@@ -185,9 +186,15 @@ async def _detail_page(user: SessionUser, order_id: int) -> None:
             report(err)
             return
         ui.notify(t("action.done", id=order_id, status=order["status"]), type="positive")
-        render(order)
+        await render(order)
 
-    def render(o: dict[str, Any]) -> None:
+    async def reload() -> None:
+        try:
+            await render(await user.api.get(f"/orders/{order_id}"))
+        except ApiError as err:
+            report(err)
+
+    async def render(o: dict[str, Any]) -> None:
         body.clear()
         with body:
             with ui.row().classes("items-center gap-6"):
@@ -213,6 +220,7 @@ async def _detail_page(user: SessionUser, order_id: int) -> None:
                         ui.button(t(f"action.{action}"), on_click=lambda a=action: act(a)).props(
                             f"data-testid=act-{action}"
                         ).mark(f"act-{action}")
+            await fulfilment_panel(user, o, reload)
             ui.label(t("order.lines")).classes("text-subtitle1")
             ui.table(
                 columns=[
@@ -246,7 +254,7 @@ async def _detail_page(user: SessionUser, order_id: int) -> None:
         with body:
             report(err, inline=True)
         return
-    render(order)
+    await render(order)
 
 
 def register() -> None:
