@@ -21,6 +21,7 @@ from wayhouse.platform.dms.domain.types import (
     ContractStatus,
     DomainError,
     IllegalTransition,
+    Role,
     money,
 )
 
@@ -335,6 +336,30 @@ class Contract:
 
     def _refuse(self, target: ContractStatus, reason: str) -> NoReturn:
         raise IllegalTransition("contract", self.latest.status, target, reason)
+
+
+# --- who decides --------------------------------------------------------------------------
+
+# A version is approved (or rejected) by a role above its author's: a regional manager's
+# draft goes to HQ. HQ has nobody above it, so an HQ draft is decided by a second HQ admin.
+DECISION_RANK: dict[Role, int] = {Role.REGION_MANAGER: 1, Role.HQ_ADMIN: 2}
+
+
+def check_decider(author: str, author_role: Role, decider: str, decider_role: Role) -> None:
+    """Raise unless ``decider`` may approve or reject a version written by ``author``.
+    (``Contract.approve`` separately keeps the submitter out: four eyes on both.)"""
+    rank = DECISION_RANK.get(decider_role, 0)
+    if rank == 0:
+        raise DomainError("not_authorised", f"a {decider_role} does not decide on contracts")
+    if decider == author:
+        raise DomainError("not_authorised", "the author cannot decide on their own contract")
+    top = max(DECISION_RANK.values())
+    author_rank = DECISION_RANK.get(author_role, 0)
+    if rank <= author_rank and not rank == author_rank == top:
+        raise DomainError(
+            "not_authorised",
+            f"a contract written by a {author_role} needs a decision from a role above it",
+        )
 
 
 # --- execution ----------------------------------------------------------------------------
