@@ -399,7 +399,8 @@ def _decide(
         raise IllegalTransition(
             "contract", vrow.status, target, f"v{number} is {vrow.status}, not pending_approval"
         )
-    check_decider(str(vrow.author_id), Role(vrow.author_role), _by(actor), actor.role)
+    # A regional manager got here only for a dealer of their region: ``_locked`` is scoped.
+    check_decider(str(vrow.author_id), _by(actor), actor.role)
     previous = row.active_version_id
     contract = _domain(row)
     now = _now()

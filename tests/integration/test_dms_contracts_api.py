@@ -1,5 +1,5 @@
-"""Dealer contracts through the API on the real database: versions with approval by a role above
-the author (and never by the author or submitter), execution against delivered orders (a
+"""Dealer contracts through the API on the real database: versions approved by HQ or the dealer's
+regional manager (never by the author or submitter), execution against delivered orders (a
 returned one and an undelivered one excluded), a rebate tier reached, trailing alerts with a
 configurable margin, 404 across tenants on every endpoint, 422 with the domain's reason."""
 
@@ -150,7 +150,7 @@ def _approved(client: TestClient, world: World, dealer: str = "d1") -> dict[str,
 
 
 # -- versions and approval -----------------------------------------------------------------
-def test_draft_submit_approve_by_a_role_above_the_author_then_revise_and_supersede(
+def test_hq_approves_a_regional_draft_and_the_regional_manager_an_hq_revision(
     client: TestClient, world: World
 ) -> None:
     c = _create(client, world, "rm1", "d1")
@@ -169,7 +169,7 @@ def test_draft_submit_approve_by_a_role_above_the_author_then_revise_and_superse
     assert r.status_code == 409 and r.json()["detail"]["code"] == "illegal_transition"
     r = _post(client, world, "rm1", f"/contracts/{cid}/versions/1/submit")
     assert r.status_code == 200 and r.json()["status"] == "pending_approval"
-    # The author may not decide, nor may anyone at or below the author's level.
+    # The author may not decide on their own draft.
     r = _post(client, world, "rm1", f"/contracts/{cid}/versions/1/approve")
     assert r.status_code == 403 and r.json()["detail"]["code"] == "not_authorised"
     r = _post(client, world, "hq", f"/contracts/{cid}/versions/1/approve", {"reason": "ok"})
@@ -205,10 +205,13 @@ def test_draft_submit_approve_by_a_role_above_the_author_then_revise_and_superse
     # Revising again while v2 waits is refused.
     r = _post(client, world, "hq", f"/contracts/{cid}/versions", {**new_terms, "reason": "x"})
     assert r.status_code == 409
-    # HQ wrote it: the region's manager is below; the author cannot; a second HQ admin can.
-    assert _post(client, world, "rm1", f"/contracts/{cid}/versions/2/approve").status_code == 403
-    assert _post(client, world, "hq", f"/contracts/{cid}/versions/2/approve").status_code == 403
-    r = _post(client, world, "hq2", f"/contracts/{cid}/versions/2/approve")
+    # HQ wrote it: another region's manager does not see it, the author may not decide, the
+    # dealer's regional manager approves it.
+    r = _post(client, world, "rm2", f"/contracts/{cid}/versions/2/approve")
+    assert r.status_code == 404 and r.json()["detail"]["code"] == "not_found"
+    r = _post(client, world, "hq", f"/contracts/{cid}/versions/2/approve")
+    assert r.status_code == 403 and r.json()["detail"]["code"] == "not_authorised"
+    r = _post(client, world, "rm1", f"/contracts/{cid}/versions/2/approve")
     assert r.status_code == 200, r.text
     c = r.json()
     assert (c["status"], c["active_version"]) == ("active", 2)
@@ -253,6 +256,10 @@ def test_the_submitter_cannot_approve_and_rejection_needs_a_reason(
     r = _post(client, world, "hq", f"/contracts/{cid}/versions", {**_terms(world), "reason": "up"})
     assert r.status_code == 201
     assert (r.json()["latest_version"], r.json()["active_version"]) == (2, None)
+    # Another HQ admin, neither author nor submitter, decides on an HQ admin's draft.
+    assert _post(client, world, "hq", f"/contracts/{cid}/versions/2/submit").status_code == 200
+    r = _post(client, world, "hq2", f"/contracts/{cid}/versions/2/approve")
+    assert r.status_code == 200 and r.json()["active_version"] == 2
 
 
 def test_numbers_are_unique_and_closed_dealers_get_no_contract(

@@ -1,7 +1,8 @@
 """The contracts pages in NiceGUI's user simulation against the real API (uvicorn in a thread on
 the test stack's PostgreSQL, demo network seeded): a regional manager's contract approved by
-HQ from the detail page, its execution table and chart over delivered orders, the trailing
-alert on the list, and a dealer user who sees only its own contracts and no approval buttons."""
+HQ from the detail page, its execution table and chart over delivered orders, an HQ contract
+approved by the regional manager, the author's own approval refused, the trailing alert on the
+list, and a dealer user who sees only its own contracts and no approval buttons."""
 
 from __future__ import annotations
 
@@ -182,14 +183,27 @@ async def test_hq_approves_a_regional_contract_and_sees_its_execution(
     )
 
 
-async def test_regional_manager_cannot_approve_an_hq_contract(user: User, api: Api) -> None:
+async def test_the_regional_manager_approves_an_hq_contract(user: User, api: Api) -> None:
     contract = _contract(api, "admin", "DL-001")
     await login(user, api, "east.manager")
     await user.should_see(marker="orders", retries=RETRIES)
     await user.open(f"/contracts/{contract['id']}")
     await user.should_see(marker="act-approve", retries=RETRIES)
     user.find(marker="act-approve").click()
-    # The API refuses (a role above the author decides) and the page says so.
+    await user.should_see(
+        marker="contract-status", content=t("contract.state.active", ZH), retries=RETRIES
+    )
+    await user.should_not_see(marker="act-approve")
+
+
+async def test_the_author_cannot_approve_their_own_contract(user: User, api: Api) -> None:
+    contract = _contract(api, "east.manager", "DL-001")
+    await login(user, api, "east.manager")
+    await user.should_see(marker="orders", retries=RETRIES)
+    await user.open(f"/contracts/{contract['id']}")
+    await user.should_see(marker="act-approve", retries=RETRIES)
+    user.find(marker="act-approve").click()
+    # The button is only a hint: the API refuses the author (four eyes) and the page says so.
     await user.should_see(t("error.forbidden", ZH), retries=RETRIES)
     await user.should_see(
         marker="contract-status", content=t("contract.state.pending_approval", ZH)

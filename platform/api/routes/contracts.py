@@ -487,8 +487,8 @@ def approve_version(
     user: Managers,
     body: NoteIn | None = None,
 ) -> ContractOut:
-    """By a role above the version's author (a second HQ admin for HQ's own), never by its
-    author or submitter; the version it replaces becomes superseded."""
+    """By an HQ admin or the dealer's regional manager, never by the version's author or
+    submitter; the version it replaces becomes superseded."""
     reason = body.reason if body else ""
     return _commit(session, lambda: svc.approve(session, user, contract_id, number, reason))
 
