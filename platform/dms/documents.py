@@ -100,7 +100,7 @@ def current(session: Session, dealer_id: int) -> list[DealerDocument]:
     )
 
 
-def _write_once(path: Path, data: bytes) -> None:
+def write_once(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` readable by the owner only; identical content is kept as is."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if path.exists():
@@ -137,7 +137,7 @@ def store(
     content_type = check_upload(data[:SNIFF_BYTES], len(data), declared_type, UPLOADS)
     sha = hashlib.sha256(data).hexdigest()
     relative = Path("documents") / str(dealer.id) / sha
-    _write_once(data_dir / relative, data)
+    write_once(data_dir / relative, data)
     now = dt.datetime.now(dt.UTC)
     replaced = session.scalars(
         select(DealerDocument).where(
