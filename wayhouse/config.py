@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     documents_warning_days: int = 30
     documents_block_lapsed: bool = True
     documents_block_missing: bool = False
+    # Time zone of the sites: delivery windows and plan days are local times.
+    timezone: str = "Europe/Paris"
 
     @property
     def secrets_dir(self) -> Path:

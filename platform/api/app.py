@@ -18,6 +18,7 @@ from wayhouse.platform.api.routes import (
     contracts,
     customers,
     dealers,
+    dispatch,
     documents,
     fulfilment,
     orders,
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(orders.router)
     app.include_router(approval_rules.router)
     app.include_router(fulfilment.router)
+    app.include_router(dispatch.router)
     app.include_router(customers.router)
     app.include_router(contracts.router)
     app.include_router(service.router)

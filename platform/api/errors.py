@@ -18,16 +18,20 @@ FORBIDDEN_CODES = frozenset({"not_authorised", "same_approver"})
 INT_MAX = 2**31 - 1  # ids are PostgreSQL integers: a larger one is a 422, not a 500
 
 
+def http_error(exc: DomainError) -> HTTPException:
+    body = {"code": exc.code, "message": exc.message}
+    if isinstance(exc, NotFound) or exc.code == "not_found":
+        return HTTPException(status.HTTP_404_NOT_FOUND, body)
+    if exc.code in FORBIDDEN_CODES:
+        return HTTPException(status.HTTP_403_FORBIDDEN, body)
+    return HTTPException(status.HTTP_409_CONFLICT, body)
+
+
 def run_domain(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except DomainError as exc:
-        body = {"code": exc.code, "message": exc.message}
-        if isinstance(exc, NotFound) or exc.code == "not_found":
-            raise HTTPException(status.HTTP_404_NOT_FOUND, body) from exc
-        if exc.code in FORBIDDEN_CODES:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, body) from exc
-        raise HTTPException(status.HTTP_409_CONFLICT, body) from exc
+        raise http_error(exc) from exc
 
 
 def _no_nul(value: str) -> str:

@@ -259,6 +259,35 @@ def repair(
     return fixed, removed
 
 
+def reinsert(
+    problem: Problem, routes: list[tuple[int, list[int]]], stops: Sequence[int]
+) -> tuple[list[tuple[int, list[int]]], list[int]]:
+    """Put stops back where they fit at the least added distance, idle vehicles included
+    (an engine stopped by its deadline may leave a stop out that an unused truck could take).
+    Returns the routes and the stops that still fit nowhere."""
+    by_vehicle = {v: list(seq) for v, seq in routes}
+    for k in range(len(problem.vehicles)):
+        by_vehicle.setdefault(k, [])
+    left = []
+    order = sorted(stops, key=lambda s: (problem.stops[s].optional, -problem.stops[s].priority))
+    for stop in order:
+        best: tuple[float, int, int] | None = None
+        for vehicle, seq in by_vehicle.items():
+            base = build_route(problem, vehicle, seq).distance if seq else 0.0
+            for i in range(len(seq) + 1):
+                trial = [*seq[:i], stop, *seq[i:]]
+                if _excess(problem, vehicle, trial) > 1e-9:
+                    continue
+                added = build_route(problem, vehicle, trial).distance - base
+                if best is None or added < best[0]:
+                    best = (added, vehicle, i)
+        if best is None:
+            left.append(stop)
+        else:
+            by_vehicle[best[1]].insert(best[2], stop)
+    return [(v, seq) for v, seq in by_vehicle.items() if seq], left
+
+
 def finish(
     problem: Problem,
     routes: list[tuple[int, list[int]]],
@@ -271,6 +300,11 @@ def finish(
 ) -> Solution:
     """Repair, schedule, label unassigned stops, and run the independent checker."""
     routes, removed = repair(problem, routes)
+    mandatory = [s for s in [*unserved, *removed] if not problem.stops[s].optional]
+    if mandatory:
+        routes, still = reinsert(problem, routes, mandatory)
+        removed = [s for s in removed if s in still or problem.stops[s].optional]
+        unserved = [s for s in unserved if s in still or problem.stops[s].optional]
     unassigned = list(screened)
     for s in [*unserved, *removed]:
         if problem.stops[s].optional:
