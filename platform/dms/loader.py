@@ -1,9 +1,10 @@
 """Load a generated dealer network (``simulators.dealer_network``) into PostgreSQL, fast.
 
 The whole network goes in one transaction (a failed load leaves nothing half-written). The
-small tables are plain ``INSERT``s; orders, their lines and their first timeline event use
-binary ``COPY`` with ids reserved up front from the sequences, so lines can point at their
-order without a round trip per order. History is imported as it stands: no audit rows (no one
+small tables are plain ``INSERT``s; customers, orders, their lines and their first timeline
+event use binary ``COPY`` (orders with ids reserved up front from the sequences, so lines can
+point at their order without a round trip per order). Customers get a delivery position near
+their dealer (see ``customer_position``), since the generator draws none. History is imported as it stands: no audit rows (no one
 changed anything through the platform) and no stock reservations for open orders.
 
 Codes are prefixed ``NET-`` so the network sits beside the `make run` demo seed (which uses
@@ -16,7 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 import os
+import random
 import sys
 import time
 from collections.abc import Callable
@@ -30,7 +33,7 @@ from psycopg.types.json import Jsonb
 from wayhouse.config import Settings
 from wayhouse.platform.auth.passwords import hash_password
 from wayhouse.platform.dms.domain.types import DealerStatus, OrgLevel, Role
-from wayhouse.simulators.dealer_network import Network
+from wayhouse.simulators.dealer_network import GenCustomer, GenDealer, Network
 
 PREFIX = "NET-"
 MARKER = f"{PREFIX}HQ"
@@ -45,6 +48,13 @@ ORDER_TYPES = [
     *("int4", "int4", "int4", "text", "numeric", "text", "jsonb", "text"),
     *("timestamptz", "timestamptz"),
 ]
+CUSTOMER_TYPES = [
+    *("text", "int4", "int4", "int4", "text", "text", "text", "text"),
+    *("text", "float8", "float8", "text", "int4", "text", "timestamptz", "timestamptz"),
+]
+# Customers live around their dealer's warehouse: a delivery run is a day trip from there.
+CUSTOMER_RADIUS_KM = (2.0, 40.0)
+KM_PER_DEGREE = 111.32
 
 
 def _stderr(line: str) -> None:
@@ -116,7 +126,9 @@ def load_network(settings: Settings, net: Network, progress: Progress = _stderr)
             progress("dealer network already loaded (org unit NET-HQ exists); nothing to do")
             return LoadResult(loaded=False)
         counts = _load(conn, settings, net, progress)
-        conn.execute("ANALYZE org_unit, dealer, product, sales_order, order_line, order_event")
+        conn.execute(
+            "ANALYZE org_unit, dealer, customer, product, sales_order, order_line, order_event"
+        )
     seconds = time.perf_counter() - started
     progress(f"loaded the dealer network in {seconds:.1f}s")
     return LoadResult(loaded=True, seconds=round(seconds, 2), counts=counts)
@@ -227,6 +239,8 @@ def _load(
     )
     done("warehouse", 1 + len(net.regions))
 
+    done("customer", _copy_customers(cur, net, dealer_ids, dealer_units, regions))
+
     dealer_region = {d.code: regions[d.region][0] for d in net.dealers}
     order_ids = iter(_reserve_ids(cur, "sales_order", net.n_orders))
     n_orders = n_lines = 0
@@ -286,6 +300,67 @@ def _load(
     return counts
 
 
+def customer_position(dealer: GenDealer, customer_code: str) -> tuple[float, float]:
+    """Where a generated customer takes deliveries: a point 2-40 km from its dealer, the same
+    for the same code on every load (flat-earth offset: fine at this distance)."""
+    rng = random.Random(customer_code)
+    km = rng.uniform(*CUSTOMER_RADIUS_KM)
+    bearing = rng.uniform(0.0, 2 * math.pi)
+    lat = dealer.lat + km * math.cos(bearing) / KM_PER_DEGREE
+    lon = dealer.lon + km * math.sin(bearing) / (KM_PER_DEGREE * math.cos(math.radians(dealer.lat)))
+    return round(lat, 6), round(lon, 6)
+
+
+def _purchases(c: GenCustomer, n: int) -> int:
+    """Purchases that match the stage: none before a first order, two or more when repeat."""
+    return {"customer": 1, "repeat_customer": 2 + n % 5}.get(c.stage, 0)
+
+
+def _copy_customers(
+    cur: psycopg.Cursor,
+    net: Network,
+    dealer_ids: dict[str, int],
+    dealer_units: dict[str, tuple[int, str]],
+    regions: dict[str, tuple[int, str]],
+) -> int:
+    dealers = {d.code: d for d in net.dealers}
+    region_names = {r.code: r.name.split(" / ")[0] for r in net.regions}
+    # Spread the customers' creation over the history the orders cover.
+    step = dt.timedelta(days=net.days) / max(1, len(net.customers))
+    start = dt.datetime.combine(net.start, dt.time(8), dt.UTC)
+    with cur.copy(
+        "COPY customer (code, dealer_id, region_id, owner_unit_id, name, phone, email, address, "
+        "area_code, lat, lon, status, purchases, source, created_at, updated_at) "
+        "FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(CUSTOMER_TYPES)
+        for n, c in enumerate(net.customers):
+            dealer = dealers[c.dealer]
+            lat, lon = customer_position(dealer, c.code)
+            at = start + step * n
+            copy.write_row(
+                (
+                    c.code,
+                    dealer_ids[c.dealer],
+                    regions[dealer.region][0],
+                    dealer_units[c.dealer][0],
+                    c.name,
+                    f"+86 138 {n // 10_000:04d} {n % 10_000:04d}",
+                    None,
+                    f"{n % 900 + 1} Industrial Road, {region_names[dealer.region]}",
+                    f"CN-{dealer.region.removeprefix('R-')}",
+                    lat,
+                    lon,
+                    c.stage,
+                    _purchases(c, n),
+                    "import",
+                    at,
+                    at,
+                )
+            )
+    return len(net.customers)
+
+
 def sizes(settings: Settings) -> dict[str, int]:
     """Row counts of the loaded network (what a benchmark ran against)."""
     queries = {
@@ -293,6 +368,8 @@ def sizes(settings: Settings) -> dict[str, int]:
         "dealers": "SELECT count(*) FROM dealer d JOIN org_unit u ON u.id = d.org_unit_id "
         "WHERE u.code LIKE 'NET-%'",
         "users": "SELECT count(*) FROM app_user WHERE username LIKE 'net.%'",
+        "customers": "SELECT count(*) FROM customer c JOIN org_unit u ON u.id = c.owner_unit_id "
+        "WHERE u.code LIKE 'NET-%'",
         "products": "SELECT count(*) FROM product",
         "orders": "SELECT count(*) FROM sales_order",
         "order_lines": "SELECT count(*) FROM order_line",

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import random
 import secrets
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -19,7 +22,13 @@ from wayhouse.config import Settings
 from wayhouse.platform.db.base import unit_of_work
 from wayhouse.platform.dms import org, stock
 from wayhouse.platform.dms.domain.types import DealerTier, MovementKind, OrgLevel, Role
-from wayhouse.platform.dms.models import Bin, Lot, OrgUnit, Product, Warehouse, Zone
+from wayhouse.platform.dms.models import Bin, Dealer, Lot, OrgUnit, Product, Warehouse, Zone
+from wayhouse.platform.dms.models_customers import CustomerInteractionRow, CustomerRow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from wayhouse.simulators.trucks import Stop
 
 HQ_CODE = "HQ"
 REGIONS = [
@@ -29,6 +38,20 @@ REGIONS = [
     ("R-SOUTH", "South / 华南"),
 ]
 TIERS = [DealerTier.GOLD, DealerTier.STANDARD, DealerTier.SILVER, DealerTier.PLATINUM]
+# (name, stage, purchases) of the demo customers, dealt out to the six active demo dealers in
+# turn: dealer1 gets the first (a lead to qualify) and the seventh (a prospect to sell to).
+DEMO_CUSTOMERS = [
+    ("Lumière Garage", "lead", 0),
+    ("Presqu'île Auto", "prospect", 0),
+    ("Rhône Fleet Services", "customer", 1),
+    ("Croix-Rousse Motors", "repeat_customer", 3),
+    ("Part-Dieu Taxis", "lead", 0),
+    ("Gerland Logistics", "customer", 1),
+    ("Vaise Car Care", "prospect", 0),
+    ("Villeurbanne Pneus", "repeat_customer", 2),
+    ("Confluence Rentals", "lead", 0),
+    ("Bron Auto École", "customer", 1),
+]
 
 
 def _passwords(settings: Settings, users: list[str]) -> dict[str, str]:
@@ -40,6 +63,48 @@ def _passwords(settings: Settings, users: list[str]) -> dict[str, str]:
     path.write_text(json.dumps(known, indent=2))
     path.chmod(0o600)
     return known
+
+
+def _demo_customers(s: Session, dealers: list[Dealer], depot: Stop) -> None:
+    """A handful of end customers of the active demo dealers, 3-25 km from the central
+    warehouse (the trucks' depot), so deliveries to them can be routed and tracked."""
+    active = [d for d in dealers if d.status == "active"]
+    now = dt.datetime.now(dt.UTC)
+    rng = random.Random("demo customers")
+    for i, (name, stage, purchases) in enumerate(DEMO_CUSTOMERS):
+        dealer = active[i % len(active)]
+        km, bearing = rng.uniform(3.0, 25.0), rng.uniform(0.0, 2 * math.pi)
+        lat = depot.lat + km * math.cos(bearing) / 111.32
+        lon = depot.lon + km * math.sin(bearing) / (111.32 * math.cos(math.radians(depot.lat)))
+        row = CustomerRow(
+            code=f"DEMO-C{i + 1:02d}",
+            dealer_id=dealer.id,
+            region_id=dealer.org_unit.parent_id,
+            owner_unit_id=dealer.org_unit_id,
+            name=name,
+            phone=f"+33 4 78 {10 + i:02d} {20 + i:02d} {30 + i:02d}",
+            address=f"{name}, Lyon area",
+            area_code="FR-ARA-69",
+            lat=round(lat, 6),
+            lon=round(lon, 6),
+            status=stage,
+            purchases=purchases,
+            source="demo",
+            created_at=now - dt.timedelta(days=60 - 5 * i),
+            updated_at=now,
+        )
+        s.add(row)
+        s.flush()
+        s.add(
+            CustomerInteractionRow(
+                customer_id=row.id,
+                kind="call",
+                summary=f"first call with {name}",
+                next_step="send the catalogue" if stage == "lead" else "",
+                at=row.created_at,
+            )
+        )
+        row.last_interaction_at = row.created_at
 
 
 def seed_demo(settings: Settings, scenario_seed: int = 0) -> dict[str, str]:
@@ -136,4 +201,5 @@ def seed_demo(settings: Settings, scenario_seed: int = 0) -> dict[str, str]:
                     reason=f"demo opening stock {dt.date.today().isoformat()}",
                     source="seed",
                 )
+        _demo_customers(s, dealers, depot)
     return passwords

@@ -55,6 +55,7 @@ def test_loads_the_generated_counts(stack: Stack, loaded: loader.LoadResult) -> 
         "app_user": 1 + 4 + 8,
         "product": 60,
         "warehouse": 5,
+        "customer": 120,
         "sales_order": 1500,
         "order_line": n_lines,
         "order_event": 1500,

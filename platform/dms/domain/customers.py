@@ -6,7 +6,7 @@ from __future__ import annotations
 from bisect import insort
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NoReturn
 
@@ -21,6 +21,10 @@ _NEXT_STAGE: dict[CustomerStage, CustomerStage | None] = {
     CustomerStage.CUSTOMER: CustomerStage.REPEAT_CUSTOMER,
     CustomerStage.REPEAT_CUSTOMER: None,
 }
+
+
+# Clocks of phones and laptops drift: an interaction a few minutes "ahead" is still now.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class InteractionKind(StrEnum):
@@ -94,6 +98,24 @@ class Customer:
         self.purchases += 1
         return event
 
+    def advance(
+        self, target: CustomerStage, at: datetime, by: str, reason: str = "", order_ref: str = ""
+    ) -> TransitionEvent:
+        """One step forward to ``target``, as a person asks for it: qualifying makes a
+        prospect; a purchase (which needs the order's reference) makes a customer, then a
+        repeat customer. Any other target is refused with the reason."""
+        if target is CustomerStage.PROSPECT:
+            return self.qualify(at, by, reason)
+        if target is CustomerStage.LEAD or (
+            self.stage is not CustomerStage.LEAD and _NEXT_STAGE[self.stage] is not target
+        ):
+            self._refuse(target, "stages move one step forward only")
+        if not order_ref.strip():
+            raise DomainError("order_ref_required", "a purchase needs the order's reference")
+        event = self.record_purchase(order_ref.strip(), at, by)
+        assert event is not None  # the target was the next stage, so the stage changed
+        return event
+
     def assign_owner(self, dealer_id: str, at: datetime, by: str, reason: str) -> TransitionEvent:
         """Hand the customer to another dealer; recorded like a transition for the audit."""
         if not reason.strip():
@@ -119,10 +141,14 @@ class Customer:
         kind: InteractionKind,
         summary: str,
         next_step: str = "",
+        now: datetime | None = None,
     ) -> Interaction:
         # Calls are often logged after the fact, so the log is sorted rather than append-only
-        # in time; nothing is ever removed from it.
+        # in time; nothing is ever removed from it. What is planned goes in ``next_step``: an
+        # entry dated in the future (beyond clock skew) did not happen yet.
         require_aware(at)
+        if now is not None and at > require_aware(now) + CLOCK_SKEW:
+            raise DomainError("interaction_in_future", "an interaction cannot be in the future")
         if not summary.strip():
             raise DomainError("invalid_interaction", "an interaction needs a summary")
         entry = Interaction(at, by, kind, summary.strip(), next_step.strip())
@@ -156,6 +182,12 @@ WILDCARD = "*"
 
 def _segments(region: str) -> tuple[str, ...]:
     return tuple(s for s in region.strip().upper().split("-") if s)
+
+
+def normalise_region(code: str) -> str:
+    """The form a region code or rule prefix is stored in: upper case, whole segments
+    (``" cn--gd "`` is ``"CN-GD"``); ``*`` stays the wildcard."""
+    return WILDCARD if code.strip() == WILDCARD else "-".join(_segments(code))
 
 
 @dataclass(frozen=True, slots=True)
