@@ -1,0 +1,1 @@
+"""Alarm engine: streaming rules on readings and events, lifecycle, thresholds. Pure domain."""

@@ -1,0 +1,1 @@
+"""One module per rule family; each is a small streaming evaluator."""
