@@ -33,9 +33,23 @@ from wayhouse.platform.ingest.writer import write_batch
 log = logging.getLogger("wayhouse.ingest")
 
 SHARE_GROUP = "ingest"
-# One shared subscription per agent stream: never wh/v1/+/+, which would also take the
-# routes the platform publishes to trucks (wh/v1/<truck>/route).
-SUBSCRIPTIONS = [f"$share/{SHARE_GROUP}/{TOPIC_ROOT}/+/{s.value}" for s in Stream]
+
+
+def subscriptions(group: str) -> list[str]:
+    """One shared subscription per agent stream: never wh/v1/+/+, which would also take the
+    routes the platform publishes to trucks (wh/v1/<truck>/route)."""
+    return [f"$share/{group}/{TOPIC_ROOT}/+/{s.value}" for s in Stream]
+
+
+SUBSCRIPTIONS = subscriptions(SHARE_GROUP)
+
+
+def session_identity(session_key: str) -> tuple[str, str]:
+    """(share group, MQTT client id) of a durable session: ingest workers are listed by their
+    id, other consumers of the stream (the evaluators) as ``group:id``."""
+    group, _, worker_id = session_key.rpartition(":")
+    group = group or SHARE_GROUP
+    return group, f"wayhouse-{group}-{worker_id}"
 DIRECTORY_RELOAD_S = 30.0
 STATS_EVERY_S = 1.0
 MAINTAIN_EVERY_S = 3600.0
@@ -47,6 +61,8 @@ _Pending = tuple[int, int, bytes, bytes, float]
 
 
 class IngestWorker:
+    GROUP = SHARE_GROUP
+
     def __init__(
         self,
         settings: Settings,
@@ -68,6 +84,9 @@ class IngestWorker:
         self._connected = threading.Event()
         self.storage: timeseries.StorageInfo | None = None
         self.started_at = time.time()
+        self.session_key = (
+            self.worker_id if self.GROUP == SHARE_GROUP else f"{self.GROUP}:{self.worker_id}"
+        )
         self._client = self._make_client()
 
     # --- MQTT -------------------------------------------------------------------------
@@ -75,7 +94,7 @@ class IngestWorker:
         target = self.settings.mqtt()
         client = BufferedConsumer(
             CallbackAPIVersion.VERSION2,
-            client_id=f"wayhouse-ingest-{self.worker_id}",
+            client_id=session_identity(self.session_key)[1],
             # MQTT 3.1.1: a persistent session (clean_session off, expired by the broker's
             # persistent_client_expiration) without v5 property parsing on every PUBLISH,
             # which cost ~10% of the worker's CPU. In-flight is capped by the broker's
@@ -104,7 +123,7 @@ class IngestWorker:
             self._target.port,
             flags.session_present,
         )
-        client.subscribe([(topic_filter, 1) for topic_filter in SUBSCRIPTIONS])
+        client.subscribe([(topic_filter, 1) for topic_filter in subscriptions(self.GROUP)])
         self._connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
@@ -202,12 +221,12 @@ class IngestWorker:
         conn = self._db()
         with conn.transaction():
             if self.ephemeral:
-                conn.execute("DELETE FROM ingest_session WHERE worker_id = %s", (self.worker_id,))
+                conn.execute("DELETE FROM ingest_session WHERE worker_id = %s", (self.session_key,))
             else:
                 conn.execute(
                     "INSERT INTO ingest_session (worker_id) VALUES (%s) ON CONFLICT (worker_id) "
                     "DO UPDATE SET last_start = now()",
-                    (self.worker_id,),
+                    (self.session_key,),
                 )
 
     def _reload_directory(self) -> None:
@@ -271,7 +290,8 @@ class IngestWorker:
             log.warning("partition maintenance failed: %s", exc)
             self._drop_db()
 
-    def run(self) -> None:
+    def prepare(self) -> None:
+        """Before the first batch: storage mode and partitions."""
         conn = self._db()
         self.storage = timeseries.detect(conn)
         conn.commit()
@@ -283,11 +303,22 @@ class IngestWorker:
         else:
             log.info("storage mode: partitioned (native daily range partitions; no TimescaleDB)")
         self.maintain()
+
+    def idle(self) -> None:
+        """Called when a wait for messages ended empty."""
+
+    def run(self) -> None:
+        self.prepare()
         self._register_session()
         self._directory = Directory(sql_loader(self.settings.database_url()))
         self._directory.load_all()
         self._connect_mqtt()
-        log.info("ingest worker %s subscribing to %s", self.worker_id, ", ".join(SUBSCRIPTIONS))
+        log.info(
+            "%s worker %s subscribing to %s",
+            self.GROUP,
+            self.worker_id,
+            ", ".join(subscriptions(self.GROUP)),
+        )
         next_stats = time.monotonic()
         next_maintain = time.monotonic() + MAINTAIN_EVERY_S
         next_directory = time.monotonic() + DIRECTORY_RELOAD_S
@@ -296,6 +327,8 @@ class IngestWorker:
                 batch = self._take()
                 if batch:
                     self.process(batch)
+                else:
+                    self.idle()
                 now = time.monotonic()
                 if now >= next_stats:
                     self.write_stats()
@@ -317,7 +350,8 @@ class IngestWorker:
             self._client.loop_stop()
             self._drop_db()
             log.info(
-                "ingest worker %s stopped: %s messages, %s readings, %s duplicates, %s dead letters",
+                "%s worker %s stopped: %s messages, %s readings, %s duplicates, %s dead letters",
+                self.GROUP,
                 self.worker_id,
                 self.counters.msgs_in,
                 self.counters.readings_written,
@@ -329,14 +363,14 @@ class IngestWorker:
         self._client.disconnect()
         if self.ephemeral:
             self._client.loop_stop()
-            retire_session(self.settings, self.worker_id)
+            retire_session(self.settings, self.session_key)
 
 
-def _session_client(settings: Settings, worker_id: str, clean: bool) -> mqtt.Client:
+def _session_client(settings: Settings, session_key: str, clean: bool) -> mqtt.Client:
     target = settings.mqtt()
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
-        client_id=f"wayhouse-ingest-{worker_id}",
+        client_id=session_identity(session_key)[1],
         protocol=mqtt.MQTTv311,
         clean_session=clean,
     )
@@ -356,10 +390,10 @@ def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
     return True
 
 
-def retire_session(settings: Settings, worker_id: str) -> None:
+def retire_session(settings: Settings, session_key: str) -> None:
     """End the broker session of a worker removed for good, so its share of the group is
     not queued for it until the session expires (Mosquitto counts offline members)."""
-    client = _session_client(settings, worker_id, clean=True)
+    client = _session_client(settings, session_key, clean=True)
     client.loop_start()
     _wait(client.is_connected, 10)
     client.disconnect()
@@ -368,7 +402,7 @@ def retire_session(settings: Settings, worker_id: str) -> None:
         contextlib.suppress(psycopg.Error),
         psycopg.connect(settings.database_url(), connect_timeout=5) as conn,
     ):
-        conn.execute("DELETE FROM ingest_session WHERE worker_id = %s", (worker_id,))
+        conn.execute("DELETE FROM ingest_session WHERE worker_id = %s", (session_key,))
 
 
 def rearm_sessions(settings: Settings) -> list[str]:
@@ -380,13 +414,13 @@ def rearm_sessions(settings: Settings) -> list[str]:
         ids = [
             r[0] for r in conn.execute("SELECT worker_id FROM ingest_session ORDER BY worker_id")
         ]
-    for worker_id in ids:
-        client = _session_client(settings, worker_id, clean=False)
+    for session_key in ids:
+        client = _session_client(settings, session_key, clean=False)
         subscribed = threading.Event()
         client.on_subscribe = lambda *args, ev=subscribed: ev.set()
         client.loop_start()
         if _wait(client.is_connected, 10):
-            client.subscribe([(f, 1) for f in SUBSCRIPTIONS])
+            client.subscribe([(f, 1) for f in subscriptions(session_identity(session_key)[0])])
             subscribed.wait(10)
         client.disconnect()
         client.loop_stop()

@@ -33,12 +33,14 @@ def run_everything(settings: Settings, with_sim: bool = True) -> int:
     from wayhouse.platform.dms.seed import seed_demo
 
     seed_demo(settings)  # a no-op once the demo network exists
+    _demo_vehicles(settings)
     logs = settings.data_dir / "log"
     logs.mkdir(parents=True, exist_ok=True)
     children: dict[str, subprocess.Popen[bytes]] = {}
     commands = {
         "ingest": ["ingest"],
         "ledger": ["post-scans"],
+        "eval": ["evaluate"],
         "api": ["api"],
         "ui": ["ui"],
     }
@@ -103,7 +105,7 @@ def run_everything(settings: Settings, with_sim: bool = True) -> int:
 
 def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
     # Simulators first (stop producing), ingest last (drain and acknowledge what it has).
-    for name in ("sim", "ui", "api", "ledger", "ingest"):
+    for name in ("sim", "ui", "api", "eval", "ledger", "ingest"):
         proc = children.get(name)
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -131,3 +133,14 @@ def stop_everything(settings: Settings) -> None:
             postgres.stop(settings)
     path.unlink(missing_ok=True)
     print("stopped")
+
+
+def _demo_vehicles(settings: Settings) -> None:
+    """One vehicle per simulated truck of the default scenario, at its warehouse (once)."""
+    from wayhouse.platform.db.base import unit_of_work
+    from wayhouse.platform.dispatch.service import ensure_demo_vehicles
+    from wayhouse.simulators.scenario import default_scenario
+
+    scenario = default_scenario(0)
+    with unit_of_work(settings.sqlalchemy_url()) as session:
+        ensure_demo_vehicles(session, scenario.site, [t.agent_id for t in scenario.trucks])

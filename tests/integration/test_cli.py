@@ -25,6 +25,7 @@ COMMANDS = [
     ["db", "current"],
     ["ingest"],
     ["post-scans"],
+    ["evaluate"],
     ["api"],
     ["ui"],
     ["sim"],

@@ -130,6 +130,20 @@ def ingest(
     run_worker(get_settings(), worker_id, ephemeral=ephemeral)
 
 
+@app.command()
+def evaluate(
+    worker_id: Annotated[str, typer.Option(help="Stable id of the evaluation worker.")] = "e1",
+    ephemeral: Annotated[
+        bool, typer.Option(help="End the broker session on a clean exit (benchmarks, tests).")
+    ] = False,
+) -> None:
+    """Run the evaluators (alarms, tracking, stocktaking) on the live stream."""
+    from wayhouse.platform.evaluate.worker import run_evaluator
+
+    _logging()
+    run_evaluator(get_settings(), worker_id, ephemeral=ephemeral)
+
+
 @app.command("post-scans")
 def post_scans(
     once: Annotated[bool, typer.Option(help="Post what is pending, then exit.")] = False,
