@@ -97,3 +97,6 @@ class ApiClient:
 
     async def post(self, path: str, json: Any = None) -> Any:
         return await self.request("POST", path, json=json)
+
+    async def put(self, path: str, json: Any = None) -> Any:
+        return await self.request("PUT", path, json=json)

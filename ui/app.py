@@ -8,7 +8,18 @@ from nicegui import ui
 
 from wayhouse.config import get_settings
 from wayhouse.ui import api_client
-from wayhouse.ui.pages import contracts, customers, dealers, login, operations, orders, service
+from wayhouse.ui.pages import (
+    alarms,
+    contracts,
+    customers,
+    dealers,
+    dispatch,
+    login,
+    operations,
+    orders,
+    service,
+    tracking,
+)
 from wayhouse.ui.session import current_user, home_for
 
 
@@ -21,6 +32,9 @@ def build_pages(api_url: str) -> None:
     customers.register()
     contracts.register()
     service.register()
+    dispatch.register()
+    tracking.register()
+    alarms.register()
 
     @ui.page("/")
     def index() -> RedirectResponse:

@@ -24,6 +24,13 @@ NAV: list[tuple[str, str, frozenset[str] | None]] = [
         "nav.service",
         frozenset({"hq_admin", "region_manager", "dealer_user", "technician"}),
     ),
+    ("/dispatch", "nav.dispatch", frozenset({"hq_admin", "dispatcher"})),
+    ("/tracking", "nav.tracking", frozenset({"hq_admin", "dispatcher"})),
+    (
+        "/alarms",
+        "nav.alarms",
+        frozenset({"hq_admin", "region_manager", "warehouse_operator", "dispatcher"}),
+    ),
 ]
 
 

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     documents_block_missing: bool = False
     # Time zone of the sites: delivery windows and plan days are local times.
     timezone: str = "Europe/Paris"
+    # Map tiles for the console, e.g. a company tile server; empty: the offline base map only.
+    map_tile_url: str = ""
+    map_tile_attribution: str = ""
 
     @property
     def secrets_dir(self) -> Path:

@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from wayhouse.config import Settings, get_settings
 from wayhouse.platform.api.routes import (
+    alarms,
     approval_rules,
     auth,
     contracts,
@@ -25,6 +26,7 @@ from wayhouse.platform.api.routes import (
     service,
     stock,
     telemetry,
+    tracking,
 )
 
 
@@ -78,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(approval_rules.router)
     app.include_router(fulfilment.router)
     app.include_router(dispatch.router)
+    app.include_router(tracking.router)
+    app.include_router(alarms.router)
     app.include_router(customers.router)
     app.include_router(contracts.router)
     app.include_router(service.router)

@@ -146,8 +146,12 @@ class EvaluationWorker(IngestWorker):
 
 
 def default_evaluators(settings: Settings) -> list[Evaluator]:
-    """The evaluators a deployment runs (each module registers itself here when wired)."""
-    return []
+    """Tracking first (its events feed the truck alarms), then the alarm rules."""
+    from wayhouse.platform.alarms.evaluator import AlarmEvaluator
+    from wayhouse.platform.tracking.evaluator import TrackingEvaluator
+
+    tracking = TrackingEvaluator(settings)
+    return [tracking, AlarmEvaluator(settings, tracking=tracking)]
 
 
 def run_evaluator(

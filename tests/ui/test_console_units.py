@@ -63,6 +63,10 @@ def test_actions_and_navigation_follow_the_role() -> None:
         "/customers",
         "/contracts",
         "/service",
+        "/dispatch",
+        "/tracking",
+        "/alarms",
     ]
     assert [p for p, _ in nav_for("driver")] == ["/orders"]
     assert [p for p, _ in nav_for("technician")] == ["/orders", "/service"]
+    assert [p for p, _ in nav_for("dispatcher")] == ["/orders", "/dispatch", "/tracking", "/alarms"]

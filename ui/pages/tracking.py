@@ -1,0 +1,7 @@
+"""Console pages for tracking (slot)."""
+
+from __future__ import annotations
+
+
+def register() -> None:
+    """Registers the pages (none yet)."""
