@@ -50,6 +50,8 @@ def session_identity(session_key: str) -> tuple[str, str]:
     group, _, worker_id = session_key.rpartition(":")
     group = group or SHARE_GROUP
     return group, f"wayhouse-{group}-{worker_id}"
+
+
 DIRECTORY_RELOAD_S = 30.0
 STATS_EVERY_S = 1.0
 MAINTAIN_EVERY_S = 3600.0
