@@ -10,6 +10,7 @@ from nicegui.testing.user import User
 from ui_kit import (  # noqa: F401 - fixtures
     RETRIES,
     Api,
+    allocated_demo_order,
     anyio_backend_fixture,
     api_fixture,
     login,
@@ -20,47 +21,8 @@ from ui_kit import (  # noqa: F401 - fixtures
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
 
-def _allocated_demo_order(api: Api) -> tuple[int, str]:
-    """dealer1 orders 2 units of a product stocked in WH1; HQ gives credit; it is approved
-    (by whoever the rules ask) and allocated. Returns the order id and the bin to pick from."""
-    hq = {"Authorization": f"Bearer {api.token('admin')}"}
-    dealer = {"Authorization": f"Bearer {api.token('dealer1')}"}
-    op = {"Authorization": f"Bearer {api.token('operator')}"}
-    (own,) = httpx.get(f"{api.url}/dealers", headers=dealer).json()["items"]
-    dealer_id = own["id"]
-    r = httpx.put(
-        f"{api.url}/dealers/{dealer_id}/credit",
-        json={"credit_limit": "10000000.00", "payment_terms_days": 30, "grace_days": 0},
-        headers=hq,
-    )
-    assert r.status_code == 200, r.text
-    wh = httpx.get(f"{api.url}/warehouses", headers=hq).json()["items"]
-    wh1 = next(w for w in wh if w["code"] == "WH1")
-    product = httpx.get(f"{api.url}/products", params={"size": 1, "sort": "sku"}, headers=hq)
-    pid = product.json()["items"][0]["id"]
-    order = httpx.post(
-        f"{api.url}/orders", json={"lines": [{"product_id": pid, "qty": 2}]}, headers=dealer
-    ).json()
-    oid = order["id"]
-    status = httpx.post(f"{api.url}/orders/{oid}/submit", headers=dealer).json()["status"]
-    for who in ("east.manager", "admin"):
-        if status != "approval":
-            break
-        r = httpx.post(
-            f"{api.url}/orders/{oid}/approve",
-            json={},
-            headers={"Authorization": f"Bearer {api.token(who)}"},
-        )
-        if r.status_code == 200:
-            status = r.json()["status"]
-    r = httpx.post(f"{api.url}/orders/{oid}/allocate", json={"warehouse_id": wh1["id"]}, headers=op)
-    assert r.status_code == 200 and r.json()["status"] == "allocated", r.text
-    tasks = httpx.get(f"{api.url}/orders/{oid}/pick-list", headers=op).json()
-    return oid, tasks[0]["bin_code"]
-
-
 async def test_operator_picks_and_ships_driver_delivers_hq_invoices(user: User, api: Api) -> None:
-    oid, bin_code = _allocated_demo_order(api)
+    oid, bin_code = allocated_demo_order(api)
     await login(user, api, "operator")
     await user.should_see(marker="orders", retries=RETRIES)
     await user.open(f"/orders/{oid}")

@@ -118,3 +118,42 @@ async def user_fixture(api: Api, monkeypatch: pytest.MonkeyPatch) -> AsyncIterat
     monkeypatch.setattr(Storage, "path", Path(tempfile.mkdtemp(prefix="wh-ui-storage-")))
     async with user_simulation(main_file=MAIN_FILE) as u:
         yield u
+
+
+def allocated_demo_order(api: Api) -> tuple[int, str]:
+    """dealer1 orders 2 units of a product stocked in WH1; HQ gives credit; it is approved
+    (by whoever the rules ask) and allocated. Returns the order id and the bin to pick from."""
+    hq = {"Authorization": f"Bearer {api.token('admin')}"}
+    dealer = {"Authorization": f"Bearer {api.token('dealer1')}"}
+    op = {"Authorization": f"Bearer {api.token('operator')}"}
+    (own,) = httpx.get(f"{api.url}/dealers", headers=dealer).json()["items"]
+    dealer_id = own["id"]
+    r = httpx.put(
+        f"{api.url}/dealers/{dealer_id}/credit",
+        json={"credit_limit": "10000000.00", "payment_terms_days": 30, "grace_days": 0},
+        headers=hq,
+    )
+    assert r.status_code == 200, r.text
+    wh = httpx.get(f"{api.url}/warehouses", headers=hq).json()["items"]
+    wh1 = next(w for w in wh if w["code"] == "WH1")
+    product = httpx.get(f"{api.url}/products", params={"size": 1, "sort": "sku"}, headers=hq)
+    pid = product.json()["items"][0]["id"]
+    order = httpx.post(
+        f"{api.url}/orders", json={"lines": [{"product_id": pid, "qty": 2}]}, headers=dealer
+    ).json()
+    oid = order["id"]
+    status = httpx.post(f"{api.url}/orders/{oid}/submit", headers=dealer).json()["status"]
+    for who in ("east.manager", "admin"):
+        if status != "approval":
+            break
+        r = httpx.post(
+            f"{api.url}/orders/{oid}/approve",
+            json={},
+            headers={"Authorization": f"Bearer {api.token(who)}"},
+        )
+        if r.status_code == 200:
+            status = r.json()["status"]
+    r = httpx.post(f"{api.url}/orders/{oid}/allocate", json={"warehouse_id": wh1["id"]}, headers=op)
+    assert r.status_code == 200 and r.json()["status"] == "allocated", r.text
+    tasks = httpx.get(f"{api.url}/orders/{oid}/pick-list", headers=op).json()
+    return oid, tasks[0]["bin_code"]
