@@ -100,3 +100,29 @@ class ApiClient:
 
     async def put(self, path: str, json: Any = None) -> Any:
         return await self.request("PUT", path, json=json)
+
+    async def post_file(
+        self,
+        path: str,
+        *,
+        field: str,
+        filename: str,
+        content: bytes,
+        content_type: str,
+        form: dict[str, str] | None = None,
+    ) -> Any:
+        """A multipart upload (documents, photos) with the user's token."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            async with httpx.AsyncClient(
+                base_url=self.base_url, timeout=CONFIG.timeout_s, headers=headers
+            ) as client:
+                r = await client.post(
+                    path, data=form or {}, files={field: (filename, content, content_type)}
+                )
+        except httpx.HTTPError as exc:
+            raise ApiError(0, str(exc)) from exc
+        if r.status_code >= 400:
+            message, code = reason_of(r)
+            raise ApiError(r.status_code, message, code)
+        return r.json() if r.content else None

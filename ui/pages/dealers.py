@@ -12,6 +12,7 @@ from wayhouse.ui.api_client import ApiError
 from wayhouse.ui.frame import frame
 from wayhouse.ui.i18n import t
 from wayhouse.ui.pager import Pager
+from wayhouse.ui.pages.dealer_panels import dealer_sections
 from wayhouse.ui.session import report, require_user
 
 DEALER_ROLES = frozenset({"hq_admin", "region_manager", "dealer_user"})
@@ -108,4 +109,5 @@ def register() -> None:
                 for a in d["addresses"] or [{"line": "–"}]:
                     ui.label(f"{a.get('label', '')}: {a['line']}".strip(": "))
             ui.link(t("dealer.orders"), f"/orders?dealer_id={d['id']}")
+            await dealer_sections(user, d)
         return None

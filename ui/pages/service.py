@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 from fastapi.responses import RedirectResponse
 from nicegui import events, ui
 
-from wayhouse.ui import api_client, i18n
+from wayhouse.ui import i18n
 from wayhouse.ui.api_client import ApiError
 from wayhouse.ui.frame import frame
 from wayhouse.ui.i18n import t
@@ -275,23 +274,14 @@ async def _new_page(user: SessionUser) -> None:
 async def _post_photo(
     user: SessionUser, ticket_id: int, upload: events.UploadEventArguments
 ) -> None:
-    """Multipart to the API with the user's token (the JSON client has no file upload)."""
     data = await upload.file.read()
-    files = {"file": (upload.file.name, data, upload.file.content_type or None)}
-    try:
-        async with httpx.AsyncClient(
-            base_url=api_client.CONFIG.base_url, timeout=api_client.CONFIG.timeout_s
-        ) as client:
-            r = await client.post(
-                f"/service/tickets/{ticket_id}/photos",
-                files=files,
-                headers={"Authorization": f"Bearer {user.token}"},
-            )
-    except httpx.HTTPError as exc:
-        raise ApiError(0, str(exc)) from exc
-    if r.status_code >= 400:
-        message, code = api_client.reason_of(r)
-        raise ApiError(r.status_code, message, code)
+    await user.api.post_file(
+        f"/service/tickets/{ticket_id}/photos",
+        field="file",
+        filename=upload.file.name,
+        content=data,
+        content_type=upload.file.content_type or "application/octet-stream",
+    )
 
 
 def _sla_badges(o: dict[str, Any]) -> None:
