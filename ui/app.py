@@ -18,6 +18,7 @@ from wayhouse.ui.pages import (
     operations,
     orders,
     service,
+    stock,
     tracking,
 )
 from wayhouse.ui.session import current_user, home_for
@@ -32,6 +33,7 @@ def build_pages(api_url: str) -> None:
     customers.register()
     contracts.register()
     service.register()
+    stock.register()
     dispatch.register()
     tracking.register()
     alarms.register()

@@ -17,6 +17,11 @@ NAV: list[tuple[str, str, frozenset[str] | None]] = [
     ("/operations", "nav.operations", frozenset({"hq_admin"})),
     ("/dealers", "nav.dealers", frozenset({"hq_admin", "region_manager", "dealer_user"})),
     ("/orders", "nav.orders", None),
+    (
+        "/stock",
+        "nav.stock",
+        frozenset({"hq_admin", "region_manager", "dealer_user", "warehouse_operator"}),
+    ),
     ("/customers", "nav.customers", frozenset({"hq_admin", "region_manager", "dealer_user"})),
     ("/contracts", "nav.contracts", frozenset({"hq_admin", "region_manager", "dealer_user"})),
     (

@@ -52,6 +52,7 @@ def test_actions_and_navigation_follow_the_role() -> None:
     assert [p for p, _ in nav_for("dealer_user")] == [
         "/dealers",
         "/orders",
+        "/stock",
         "/customers",
         "/contracts",
         "/service",
@@ -60,6 +61,7 @@ def test_actions_and_navigation_follow_the_role() -> None:
         "/operations",
         "/dealers",
         "/orders",
+        "/stock",
         "/customers",
         "/contracts",
         "/service",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -105,6 +105,16 @@ def list_products(
         page=page.page,
         size=page.size,
     )
+
+
+@router.get("/products/{product_id}", response_model=ProductOut)
+def get_product(
+    product_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: DbSession, user: CurrentUser
+) -> ProductOut:
+    row = session.get(Product, product_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no product {product_id}")
+    return ProductOut.model_validate(row)
 
 
 def _visible_warehouse(session: Session, user: Principal, warehouse_id: int) -> Warehouse:
