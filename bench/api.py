@@ -120,6 +120,12 @@ def measure(
         "order_detail": lambda i: client.get(
             f"/orders/{order_ids[i % len(order_ids)]}", headers=hq
         ),
+        "customers_list_hq": get("/customers", hq, size=PAGE_SIZE),
+        "customers_list_region": get("/customers", region, size=PAGE_SIZE),
+        "customers_list_dealer": get("/customers", dealer, size=PAGE_SIZE),
+        "contracts_list_hq": get("/contracts", hq, size=PAGE_SIZE),
+        "service_tickets_list_hq": get("/service/tickets", hq, size=PAGE_SIZE),
+        "audit_list_hq": get("/audit", hq, size=PAGE_SIZE),
         "products_list": get("/products", dealer, size=PAGE_SIZE),
         "warehouses_list": get("/warehouses", hq),
         "place_order": place,

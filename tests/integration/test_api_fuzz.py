@@ -12,11 +12,13 @@ from conftest import Stack
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from sqlalchemy import func, select, update
 
 from wayhouse.platform.api.app import create_app
 from wayhouse.platform.db.base import unit_of_work
 from wayhouse.platform.dms import org
 from wayhouse.platform.dms.domain.types import OrgLevel, Role
+from wayhouse.platform.dms.models_orders import ApprovalRuleRow
 
 pytestmark = pytest.mark.integration
 PASSWORD = "fuzzing password 1"
@@ -28,12 +30,34 @@ def fuzz_app(stack: Stack) -> Iterator[tuple[FastAPI, dict[str, str]]]:
     with unit_of_work(stack.settings.sqlalchemy_url()) as s:
         hq = org.create_unit(s, OrgLevel.HQ, f"{p}-HQ", "HQ", None)
         org.create_user(s, f"{p}-hq", PASSWORD, Role.HQ_ADMIN, hq)
+        # Approval rules are the whole network's configuration: whatever the fuzzer creates
+        # or changes is undone afterwards, so later tests' orders are not held for random
+        # approvals.
+        before = [
+            {c.name: getattr(r, c.name) for c in ApprovalRuleRow.__table__.columns}
+            for r in s.scalars(select(ApprovalRuleRow))
+        ]
     app = create_app(stack.settings)
     with TestClient(app) as client:  # runs the lifespan: the connection pool is open
         token = client.post(
             "/auth/login", json={"username": f"{p}-hq", "password": PASSWORD}
         ).json()["token"]
         yield app, {"Authorization": f"Bearer {token}"}
+    with unit_of_work(stack.settings.sqlalchemy_url()) as s:
+        kept = [row["id"] for row in before]
+        s.execute(
+            update(ApprovalRuleRow)
+            .where(ApprovalRuleRow.id.not_in(kept))
+            .values(active=False, name=func.concat("fuzzed-", ApprovalRuleRow.id))
+        )
+        # Names are unique: park them first, so restoring one never collides with another.
+        s.execute(
+            update(ApprovalRuleRow)
+            .where(ApprovalRuleRow.id.in_(kept))
+            .values(name=func.concat("restoring-", ApprovalRuleRow.id))
+        )
+        for row in before:
+            s.execute(update(ApprovalRuleRow).where(ApprovalRuleRow.id == row["id"]).values(**row))
 
 
 def test_no_input_makes_a_server_error(fuzz_app: tuple[FastAPI, dict[str, str]]) -> None:

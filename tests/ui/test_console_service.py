@@ -20,6 +20,7 @@ from ui_kit import (  # noqa: F401 - fixtures
     Api,
     anyio_backend_fixture,
     api_fixture,
+    demo_product,
     login,
     switch_user,
     user_fixture,
@@ -82,7 +83,7 @@ def _ticket_id(user: User) -> int:
 def _stock_slot(api: Api) -> tuple[int, int, int, str, int]:
     """A (warehouse, product, bin, lot key, on hand) of the demo stock with units free."""
     for wh in _get(api, "admin", "/warehouses", size=10)["items"]:
-        for product in _get(api, "admin", "/products", size=50, sort="sku")["items"]:
+        for product in [demo_product(api, i) for i in range(5)]:
             for pos in _get(
                 api, "admin", f"/warehouses/{wh['id']}/stock", product_id=product["id"]
             ):

@@ -136,8 +136,7 @@ def allocated_demo_order(api: Api) -> tuple[int, str]:
     assert r.status_code == 200, r.text
     wh = httpx.get(f"{api.url}/warehouses", headers=hq).json()["items"]
     wh1 = next(w for w in wh if w["code"] == "WH1")
-    product = httpx.get(f"{api.url}/products", params={"size": 1, "sort": "sku"}, headers=hq)
-    pid = product.json()["items"][0]["id"]
+    pid = demo_product(api)["id"]
     order = httpx.post(
         f"{api.url}/orders", json={"lines": [{"product_id": pid, "qty": 2}]}, headers=dealer
     ).json()
@@ -157,3 +156,15 @@ def allocated_demo_order(api: Api) -> tuple[int, str]:
     assert r.status_code == 200 and r.json()["status"] == "allocated", r.text
     tasks = httpx.get(f"{api.url}/orders/{oid}/pick-list", headers=op).json()
     return oid, tasks[0]["bin_code"]
+
+
+def demo_product(api: Api, index: int = 0) -> dict[str, object]:
+    """A product the seed stocked in WH1 (one per instrumented bin of the default scenario),
+    found by SKU: other tests' products share the catalogue."""
+    from wayhouse.simulators.scenario import default_scenario
+
+    sku = default_scenario(0).bins[index].sku
+    found = httpx.get(
+        f"{api.url}/products", params={"q": sku}, headers=api.headers("admin")
+    ).json()["items"]
+    return next(p for p in found if p["sku"] == sku)
