@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# System packages Wayhouse needs: PostgreSQL server, Mosquitto, Chromium (browser tests).
+# System packages Wayhouse needs: PostgreSQL server, Mosquitto, Chromium and a CJK font
+# (browser tests).
 # Installs what is missing when run as root on Debian; otherwise says exactly what is missing
 # and how to point Wayhouse at existing services instead.
 set -euo pipefail
@@ -8,10 +9,15 @@ need=()
 have_pg() { ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1; }
 have_mosq() { command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; }
 have_chromium() { [ -x /usr/bin/chromium ]; }
+# Chinese labels in the browser (and in the journeys' screenshots) need a CJK font.
+have_cjk_font() { ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1 || fc-list :lang=zh 2>/dev/null | grep -q .; }
 
 have_pg || need+=(postgresql postgresql-contrib)
 have_mosq || need+=(mosquitto mosquitto-clients)
-if [ "${WAYHOUSE_BROWSER_TESTS:-1}" = "1" ]; then have_chromium || need+=(chromium); fi
+if [ "${WAYHOUSE_BROWSER_TESTS:-1}" = "1" ]; then
+  have_chromium || need+=(chromium)
+  have_cjk_font || need+=(fonts-noto-cjk)
+fi
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

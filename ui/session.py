@@ -79,7 +79,9 @@ def report(err: ApiError, inline: bool = False) -> None:
     message = user_message(err)
     ui.notify(message, type="negative", multi_line=True)
     if inline:
-        ui.label(message).classes("text-negative").props('role="alert"').mark("page-error")
+        ui.label(message).classes("text-negative").props(
+            'role="alert" data-testid=page-error'
+        ).mark("page-error")
     if err.status == 401:
         sign_out()
         ui.navigate.to("/login")

@@ -50,16 +50,18 @@ def register() -> None:
             ui.label(t("login.title")).classes("text-subtitle1")
             username = (
                 ui.input(t("login.username"))
-                .props("autofocus autocomplete=username")
+                .props("autofocus autocomplete=username data-testid=username")
                 .mark("username")
             )
             password = (
                 ui.input(t("login.password"), password=True)
-                .props("autocomplete=current-password")
+                .props("autocomplete=current-password data-testid=password")
                 .mark("password")
             )
             for field in (username, password):
                 field.classes("w-full").on("keydown.enter", submit)
             message = ui.label().classes("text-negative").props('role="alert"').mark("login-error")
-            ui.button(t("login.submit"), on_click=submit).classes("w-full").mark("login")
+            ui.button(t("login.submit"), on_click=submit).classes("w-full").props(
+                "data-testid=login"
+            ).mark("login")
         return None
