@@ -38,6 +38,7 @@ COMMANDS = [
     ["devices", "sync"],
     ["bench"],
     ["bench", "ingest"],
+    ["bench", "console"],
 ]
 
 

@@ -144,6 +144,15 @@ def evaluate(
     run_evaluator(get_settings(), worker_id, ephemeral=ephemeral)
 
 
+@app.command()
+def webhooks() -> None:
+    """Deliver queued alarm webhooks (signed POSTs, retried with exponential backoff)."""
+    from wayhouse.platform.alarms.webhooks import run_dispatcher
+
+    _logging()
+    run_dispatcher(get_settings())
+
+
 @app.command("post-scans")
 def post_scans(
     once: Annotated[bool, typer.Option(help="Post what is pending, then exit.")] = False,
@@ -419,6 +428,41 @@ def bench_api(
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(text + "\n")
+
+
+@bench_app.command("eta")
+def bench_eta(
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+    jitter: Annotated[
+        list[float] | None,
+        typer.Option(help="Per-leg speed variation (fraction); repeat for several runs."),
+    ] = None,
+    seeds: Annotated[int, typer.Option(help="Scenario seeds (0..N-1), 5 trucks each.")] = 3,
+    hours: Annotated[float, typer.Option(help="Simulated hours per truck.")] = 10.0,
+) -> None:
+    """ETA accuracy on simulated drives against true arrivals (p90 target: 3 min, < 1 h out)."""
+    from wayhouse.bench import eta as bench
+
+    result = bench.run(jitters=jitter or [0.15, 0.0], seeds=range(seeds), hours=hours)
+    text = json.dumps(result, indent=2)
+    typer.echo(text)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(text + "\n")
+
+
+@bench_app.command("console")
+def bench_console(
+    json_out: Annotated[Path, typer.Option("--json", help="Write results here.")] = Path(
+        "bench/results/console.json"
+    ),
+    repeats: Annotated[int, typer.Option(help="Visits per page.")] = 5,
+) -> None:
+    """First-view time of every console page in Chromium on the full data set (target 1.5 s)."""
+    from wayhouse.bench import console as bench
+
+    _logging()
+    raise typer.Exit(bench.main(get_settings(), json_out, repeats))
 
 
 def main() -> None:  # pragma: no cover - console-script shim
