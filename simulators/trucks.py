@@ -1,10 +1,13 @@
 """Simulated delivery trucks: drive routes stop to stop in straight lines at a constant speed,
 dwell at each stop for its service time, and emit noisy GPS fixes every few seconds.
+With ``leg_speed_jitter`` each leg is driven at its own speed (roads differ), drawn uniformly
+within +-jitter of the truck's speed, so a tracker cannot learn one speed and be done.
 
 When a truck is back at the depot it waits, then takes a new route drawn from the customers,
 so a simulation can run indefinitely. The schedule (arrival and departure per stop) is the
-ground truth tracking should reproduce. Deterministic for a seed: routes and GPS noise come
-from separate ``random.Random`` streams.
+ground truth tracking should reproduce. Deterministic for a seed: routes, leg speeds and GPS
+noise come from separate ``random.Random`` streams (zero jitter draws nothing, so the routes
+and fixes are those of a truck without it).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class TruckSpec:
     gps_interval_s: float = 5.0
     noise_m: float = 4.0  # 1-sigma horizontal GPS error
     turnaround_s: float = 1800.0  # at the depot between routes (loading)
+    leg_speed_jitter: float = 0.0  # each leg's speed: speed_mps x (1 +- up to this fraction)
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ class _Leg:
     t1: float
     a: Stop
     b: Stop
+    speed: float = 0.0  # metres per second while driving
 
     @property
     def dwell(self) -> bool:
@@ -114,12 +119,15 @@ class TruckSim:
     ) -> None:
         if spec.speed_mps <= 0 or spec.gps_interval_s <= 0:
             raise ValueError(f"{spec.agent_id}: speed and GPS interval must be positive")
+        if not 0.0 <= spec.leg_speed_jitter < 1.0:
+            raise ValueError(f"{spec.agent_id}: leg speed jitter must be in [0, 1)")
         self.spec = spec
         self.depot = depot
         self.customers = customers or []
         self.stops_per_route = stops_per_route
         self._routes = random.Random(f"{seed}:truck:{spec.agent_id}:routes")
         self._noise = random.Random(f"{seed}:truck:{spec.agent_id}:noise")
+        self._speeds = random.Random(f"{seed}:truck:{spec.agent_id}:leg-speeds")
         self._legs: list[_Leg] = []
         self.visits: list[Visit] = []
         self._route_no = 0
@@ -133,14 +141,21 @@ class TruckSim:
         self._route_no += 1
         here = self.depot
         for stop in [*route, self.depot]:
-            drive = haversine_m(here.lat, here.lon, stop.lat, stop.lon) / self.spec.speed_mps
-            self._legs.append(_Leg(t, t + drive, here, stop))
+            speed = self._leg_speed()
+            drive = haversine_m(here.lat, here.lon, stop.lat, stop.lon) / speed
+            self._legs.append(_Leg(t, t + drive, here, stop, speed))
             t += drive
             dwell = stop.service_s if stop is not self.depot else self.spec.turnaround_s
             self._legs.append(_Leg(t, t + dwell, stop, stop))
             self.visits.append(Visit(self._route_no, stop, t, t + dwell))
             t += dwell
             here = stop
+
+    def _leg_speed(self) -> float:
+        jitter = self.spec.leg_speed_jitter
+        if jitter == 0.0:
+            return self.spec.speed_mps
+        return self.spec.speed_mps * (1.0 + self._speeds.uniform(-jitter, jitter))
 
     def _extend_to(self, t: float) -> None:
         while self._legs[-1].t1 <= t:
@@ -180,7 +195,7 @@ class TruckSim:
         lat = leg.a.lat + (leg.b.lat - leg.a.lat) * f
         lon = leg.a.lon + (leg.b.lon - leg.a.lon) * f
         hdg = bearing_deg(leg.a.lat, leg.a.lon, leg.b.lat, leg.b.lon)
-        return TruckState(lat, lon, self.spec.speed_mps, hdg, "driving", leg.b.stop_id)
+        return TruckState(lat, lon, leg.speed, hdg, "driving", leg.b.stop_id)
 
     def fixes_until(self, t: float) -> list[GpsFix]:
         """The GPS fixes due up to ``t`` (every ``gps_interval_s``), with noise."""

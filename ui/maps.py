@@ -79,7 +79,9 @@ def offline_map(points: Sequence[tuple[float, float]], height: str = "28rem") ->
         args=[outline, {"color": "#607d8b", "weight": 1, "fill": False, "dashArray": "4"}],
     )
     if len(points) > 1:
-        m.run_map_method("fitBounds", [[south, west], [north, east]], {"padding": [20, 20]})
+        # Map methods do nothing before Leaflet is initialised in the browser.
+        bounds = [[south, west], [north, east]]
+        m.on("init", lambda: m.run_map_method("fitBounds", bounds, {"padding": [20, 20]}))
     return m
 
 

@@ -10,3 +10,4 @@ from wayhouse.platform.dms import (  # noqa: F401 - imported for their table reg
     models_orders,
     models_service,
 )
+from wayhouse.platform.tracking import models as tracking_models  # noqa: F401

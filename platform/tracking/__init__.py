@@ -16,4 +16,9 @@ each fix; the events go to the alarm engine, the ETAs to the live views.
 | ``state`` / ``events`` | the per-truck state; what the alarm engine consumes |
 | ``tokens`` | signed, expiring customer tracking links for one delivery |
 | ``eta_eval`` / ``synthetic`` | ETA accuracy against true arrivals; model-true test drives |
+| ``plans`` / ``handover`` | dispatch plans as routes (unix clock); progress onto a changed route |
+
+The adapters around the core: ``evaluator`` (the live stream, in the evaluation worker) with
+``store`` (its SQL), ``models`` (tracker states, tracking links), ``service`` (proof of
+delivery at a stop, links and the public view, fleet and playback, for the API).
 """

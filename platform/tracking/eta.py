@@ -191,3 +191,23 @@ def late_risk(
             )
         )
     return now_at_risk, events
+
+
+def overdue(
+    route: PlannedRoute, remaining: Iterable[int], was_at_risk: frozenset[int], now: float
+) -> tuple[frozenset[int], list[TrackingEvent]]:
+    """Late by the clock alone: a stop not reached whose window has closed. The way late risk
+    is seen for a truck that stopped reporting (no fix, so no new ETA); the next fix's
+    ``late_risk`` clears it again if the stop turns out reached."""
+    events = []
+    at_risk = set(was_at_risk)
+    for k in remaining:
+        w = route.waypoints[k]
+        if k not in at_risk and w.close < now:
+            at_risk.add(k)
+            events.append(
+                TrackingEvent(
+                    EventKind.LATE_RISK, now, route.truck_id, route.route_id, k, w.id, now, w.close
+                )
+            )
+    return frozenset(at_risk), events

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -92,3 +93,46 @@ def test_the_same_seed_gives_the_same_fixes() -> None:
         sliced += b.fixes_until(T0 + 500 * k)
     assert a == sliced
     assert a != _truck(noise_m=4.0, customers=customers, seed=4).fixes_until(T0 + 20_000)
+
+
+CUSTOMERS = [A, B, Stop("C", "dealer C", 45.68, 4.95, 300.0)]
+
+
+def _jittered(jitter: float, seed: int = 0) -> TruckSim:
+    base = _truck(customers=CUSTOMERS, seed=seed)
+    spec = dataclasses.replace(base.spec, leg_speed_jitter=jitter)
+    return TruckSim(spec, DEPOT, [A, B], start_time=T0, seed=seed, customers=CUSTOMERS)
+
+
+def test_leg_speed_jitter_gives_each_leg_its_own_speed_within_bounds() -> None:
+    truck = _jittered(0.15)
+    visits = truck.visits_until(T0 + 86_400)
+    speeds = []
+    for prev, v in itertools.pairwise(visits):
+        metres = haversine_m(prev.stop.lat, prev.stop.lon, v.stop.lat, v.stop.lon)
+        if metres == 0.0:
+            continue  # the same stop twice in a row: no drive to time
+        speed = metres / (v.arrive - prev.depart)
+        speeds.append(speed)
+        mid = truck.state((prev.depart + v.arrive) / 2)
+        assert mid.phase == "driving" and mid.speed == pytest.approx(speed)
+    assert len(speeds) > 20
+    assert all(8.5 - 1e-9 <= s <= 11.5 + 1e-9 for s in speeds)
+    assert max(speeds) - min(speeds) > 1.5  # they do vary, by up to 2 x 15 %
+
+
+def test_jitter_changes_only_the_speeds() -> None:
+    """Routes and noise come from their own streams: the same stops in the same order."""
+    plain, jittered = _jittered(0.0), _jittered(0.15)
+    stops = [v.stop.stop_id for v in plain.visits_until(T0 + 86_400)]
+    jstops = [v.stop.stop_id for v in jittered.visits_until(T0 + 86_400)]
+    n = min(len(stops), len(jstops))
+    assert n > 10 and stops[:n] == jstops[:n]
+    assert plain.visits[0].arrive != jittered.visits[0].arrive
+    with pytest.raises(ValueError):
+        _jittered(1.0)
+
+
+def test_zero_jitter_is_the_truck_without_it() -> None:
+    plain = _truck(customers=CUSTOMERS)
+    assert _jittered(0.0).fixes_until(T0 + 20_000) == plain.fixes_until(T0 + 20_000)
