@@ -16,6 +16,7 @@ from wayhouse.edge.outbox import Outbox
 from wayhouse.edge.schema import (
     MAX_READINGS_PER_MESSAGE,
     SCHEMA_VERSION,
+    TOPIC_ROOT,
     GpsMessage,
     GpsReading,
     ScanAction,
@@ -26,6 +27,11 @@ from wayhouse.edge.schema import (
     ShelfReading,
     Stream,
 )
+
+
+def route_topic(agent_id: str) -> str:
+    """Where the platform publishes a truck's route (the one topic an agent reads)."""
+    return f"{TOPIC_ROOT}/{agent_id}/route"
 
 
 class Agent:
@@ -178,8 +184,18 @@ class TruckGpsAgent(Agent):
         outbox: Outbox,
         *,
         sensor_id: str,
+        on_route: Callable[[bytes], None] | None = None,
         **options: object,
     ) -> None:
+        """``on_route`` receives each route the dispatcher publishes to this truck (retained:
+        the latest one also arrives on every reconnect)."""
+        if on_route is not None:
+            route = route_topic(agent_id)
+            options = {
+                **options,
+                "subscriptions": (route,),
+                "on_message": lambda topic, payload: on_route(payload) if topic == route else None,
+            }
         super().__init__(agent_id, target, outbox, **options)  # type: ignore[arg-type]
         self.sensor_id = sensor_id
 

@@ -25,7 +25,7 @@ import random
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -132,6 +132,8 @@ class EdgeClient:
         backoff_min: float = 0.5,
         backoff_max: float = 30.0,
         connack_timeout: float = 10.0,
+        subscriptions: Sequence[str] = (),
+        on_message: Callable[[str, bytes], None] | None = None,
     ) -> None:
         if not 1 <= window <= PAHO_MAX_OUTSTANDING:
             raise ValueError(f"window must be 1..{PAHO_MAX_OUTSTANDING}, got {window}")
@@ -146,6 +148,8 @@ class EdgeClient:
         self.backoff_min = backoff_min
         self.backoff_max = backoff_max
         self.connack_timeout = connack_timeout
+        # Topics the agent reads (a truck: its route), subscribed on every connect.
+        self.subscriptions = tuple(subscriptions)
         self.stats = ClientStats()
         self.rejected: deque[Rejected] = deque(maxlen=1000)
         self.last_error: str | None = None
@@ -184,6 +188,8 @@ class EdgeClient:
         c.on_publish = self._on_publish
         c.on_socket_open = self._on_socket_open
         c.on_socket_close = self._on_socket_close
+        if on_message is not None:
+            c.on_message = lambda client, userdata, msg: on_message(msg.topic, msg.payload)
         self._mqtt = c
 
     # ---- producer side (any thread) ---------------------------------------------------
@@ -388,6 +394,8 @@ class EdgeClient:
         if self.status:
             self._next_heartbeat = time.monotonic() + (self.heartbeat_s or 0)
             self._status("online")
+        if self.subscriptions:
+            client.subscribe([(topic_filter, 1) for topic_filter in self.subscriptions])
         self.wake()
 
     def _on_disconnect(

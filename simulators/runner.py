@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
+import queue
 import threading
 import time
 from collections import Counter
@@ -21,7 +23,7 @@ from wayhouse.edge.agents import ScannerAgent, ShelfScaleAgent, TruckGpsAgent
 from wayhouse.edge.fleet import Fleet
 from wayhouse.edge.outbox import Outbox, SqliteOutbox
 from wayhouse.simulators.scenario import Scenario, get_scenario
-from wayhouse.simulators.trucks import GpsFix
+from wayhouse.simulators.trucks import GpsFix, Stop
 from wayhouse.simulators.world import ScanBatch, ShelfBatch, World
 
 log = logging.getLogger(__name__)
@@ -68,8 +70,16 @@ class SimAgents:
             )
             for s in scenario.scanners
         }
+        # Routes published to the trucks arrive on the fleet's network thread; the
+        # simulation loop applies them (``take_routes``).
+        self.routes: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
         self.trucks = {
-            t.agent_id: TruckGpsAgent(t.agent_id, sensor_id=t.sensor_id, **opts(t.agent_id))  # type: ignore[arg-type]
+            t.agent_id: TruckGpsAgent(
+                t.agent_id,
+                sensor_id=t.sensor_id,
+                on_route=lambda payload, aid=t.agent_id: self.routes.put((aid, payload)),
+                **opts(t.agent_id),  # type: ignore[arg-type]
+            )
             for t in scenario.trucks
         }
         clients = [a.client for a in (*self.shelves.values(), *self.scanners.values())]
@@ -108,6 +118,14 @@ class SimAgents:
         )
         return "gps"
 
+    def take_routes(self) -> list[tuple[str, bytes]]:
+        out = []
+        while True:
+            try:
+                out.append(self.routes.get_nowait())
+            except queue.Empty:
+                return out
+
     def status_line(self) -> str:
         clients = self.fleet.clients
         up = sum(c.connected for c in clients)
@@ -121,6 +139,43 @@ class SimAgents:
     def close(self) -> None:
         for ob in self.outboxes:
             ob.close()
+
+
+def follow_route(
+    world: World,
+    applied: dict[str, tuple[int, int]],
+    agent_id: str,
+    payload: bytes,
+    out: Callable[[str], None],
+) -> bool:
+    """Make a simulated truck drive a route the dispatcher published (once per revision: the
+    retained message comes again on every reconnect). Stops already served are skipped."""
+    try:
+        msg = json.loads(payload)
+        key = (int(msg["plan"]), int(msg["revision"]))
+        stops = [
+            Stop(
+                f"o{s['order']}",
+                f"order {s['order']}",
+                float(s["lat"]),
+                float(s["lon"]),
+                float(s.get("service_s") or 0.0),
+            )
+            for s in msg["stops"]
+            if s.get("status", "planned") == "planned"
+        ]
+    except (ValueError, KeyError, TypeError) as exc:
+        out(f"simulator: ignoring a malformed route for {agent_id}: {exc}")
+        return False
+    if applied.get(agent_id) == key:
+        return False
+    truck = next((t for t in world.trucks if t.spec.agent_id == agent_id), None)
+    if truck is None:
+        return False
+    truck.follow(stops, world.now)
+    applied[agent_id] = key
+    out(f"simulator: {agent_id} follows plan {key[0]} rev {key[1]} ({len(stops)} stops)")
+    return True
 
 
 def run(
@@ -159,6 +214,7 @@ def run(
         lambda agent: SqliteOutbox(outbox_dir / f"{agent}.db"),
     )
     agents.fleet.start()
+    applied: dict[str, tuple[int, int]] = {}
     stats = RunStats()
     stop = stop_event or threading.Event()
     next_status = time.monotonic() + status_every
@@ -168,6 +224,8 @@ def run(
             elapsed = time.monotonic() - mono0
             if duration is not None and elapsed >= duration:
                 break
+            for agent_id, payload in agents.take_routes():
+                follow_route(world, applied, agent_id, payload, out)
             for e in world.advance(clock()):
                 stats.emitted[agents.deliver(e)] += 1
             if time.monotonic() >= next_status:

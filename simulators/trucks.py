@@ -12,6 +12,7 @@ and fixes are those of a truck without it).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from dataclasses import dataclass
@@ -136,10 +137,10 @@ class TruckSim:
 
     # ---- schedule -----------------------------------------------------------------------
 
-    def _plan(self, route: list[Stop], t: float) -> None:
-        """Append depot -> stops -> depot, then the turnaround dwell at the depot."""
+    def _plan(self, route: list[Stop], t: float, start: Stop | None = None) -> None:
+        """Append depot (or ``start``) -> stops -> depot, then the turnaround dwell."""
         self._route_no += 1
-        here = self.depot
+        here = start or self.depot
         for stop in [*route, self.depot]:
             speed = self._leg_speed()
             drive = haversine_m(here.lat, here.lon, stop.lat, stop.lon) / speed
@@ -150,6 +151,22 @@ class TruckSim:
             self.visits.append(Visit(self._route_no, stop, t, t + dwell))
             t += dwell
             here = stop
+
+    def follow(self, route: list[Stop], t: float) -> None:
+        """A dispatched route replaces whatever the truck would do after ``t``: from where it
+        is at ``t`` (mid-leg or at a stop) it drives to the route's stops in order, then back
+        to the depot. What happened before ``t`` is kept, so the ground truth stays whole."""
+        here = self.state(t)
+        # The leg under way stays as it was (positions before ``t`` are unchanged); the new
+        # legs start at ``t``, and a position is always read from the last leg begun by then.
+        self._legs = [leg for leg in self._legs if leg.t0 < t]
+        self.visits = [
+            v if v.depart <= t else dataclasses.replace(v, depart=t)
+            for v in self.visits
+            if v.arrive < t
+        ]
+        start = Stop(f"{self.spec.agent_id}@{t:.0f}", "here", here.lat, here.lon)
+        self._plan(route, t, start=start)
 
     def _leg_speed(self) -> float:
         jitter = self.spec.leg_speed_jitter

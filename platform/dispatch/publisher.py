@@ -13,15 +13,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from wayhouse.config import PLATFORM_USER, Settings
-from wayhouse.edge.schema import TOPIC_ROOT
+from wayhouse.edge.agents import route_topic
 
 
 class Send(Protocol):
     def __call__(self, agent_id: str, payload: bytes) -> None: ...
-
-
-def route_topic(agent_id: str) -> str:
-    return f"{TOPIC_ROOT}/{agent_id}/route"
 
 
 @contextmanager

@@ -136,3 +136,22 @@ def test_jitter_changes_only_the_speeds() -> None:
 def test_zero_jitter_is_the_truck_without_it() -> None:
     plain = _truck(customers=CUSTOMERS)
     assert _jittered(0.0).fixes_until(T0 + 20_000) == plain.fixes_until(T0 + 20_000)
+
+
+def test_a_dispatched_route_replaces_what_comes_next_and_keeps_the_past() -> None:
+    from wayhouse.simulators.trucks import Stop, TruckSim, TruckSpec
+
+    depot = Stop("WH", "depot", 45.76, 4.95)
+    a, b, c = (
+        Stop(n, n, 45.76 + d, 4.95 + d, service_s=300.0)
+        for n, d in (("A", 0.02), ("B", 0.04), ("C", -0.03))
+    )
+    truck = TruckSim(TruckSpec("t1", "t1.gps", "P1"), depot, [a, b], start_time=0.0)
+    mid = truck.visits_until(10_000)[0].arrive / 2  # on the way to A
+    before = truck.state(mid - 1)
+    truck.follow([c], mid)
+    assert truck.state(mid - 1) == before  # the past is unchanged
+    visited = [v.stop.stop_id for v in truck.visits_until(20_000)]
+    assert visited[:2] == ["C", "WH"]  # straight to C, then home; A and B are dropped
+    arrive_c = truck.visits[0].arrive
+    assert arrive_c > mid and truck.state(arrive_c + 1).phase == "at_stop"
