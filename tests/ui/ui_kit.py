@@ -28,7 +28,7 @@ from wayhouse.platform.api.app import create_app
 from wayhouse.platform.dms.seed import seed_demo
 
 # Sign-in verifies an argon2 hash through a real API: allow more than the default 0.3 s.
-RETRIES = 50
+RETRIES = 150  # ~15 s: liveness only; the machine may be busy
 
 
 @dataclass

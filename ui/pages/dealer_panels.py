@@ -42,6 +42,10 @@ i18n.extend(
             "credit.grace": "Grace (days)",
             "credit.save": "Save terms",
             "credit.saved": "Credit terms saved",
+            "credit.amount": "Payment received",
+            "credit.reference": "Bank reference",
+            "credit.record_payment": "Record payment",
+            "credit.paid": "Payment recorded; orders released: {released}",
             "statement.title": "Statement",
             "statement.from": "From",
             "statement.to": "To",
@@ -75,6 +79,10 @@ i18n.extend(
             "credit.grace": "宽限期（天）",
             "credit.save": "保存信用条款",
             "credit.saved": "信用条款已保存",
+            "credit.amount": "收款金额",
+            "credit.reference": "银行流水号",
+            "credit.record_payment": "登记收款",
+            "credit.paid": "收款已登记；已放行订单：{released}",
             "statement.title": "对账单",
             "statement.from": "起始",
             "statement.to": "截止",
@@ -194,6 +202,38 @@ async def credit_panel(user: SessionUser, dealer_id: int) -> None:
                         await load()
 
                     ui.button(t("credit.save"), on_click=save).mark("credit-save")
+                with ui.row().classes("items-end gap-3"):
+                    amount = ui.number(t("credit.amount"), min=0.01, precision=2).props(
+                        "data-testid=payment-amount"
+                    )
+                    amount.mark("payment-amount")
+                    reference = ui.input(t("credit.reference")).props(
+                        "data-testid=payment-reference"
+                    )
+
+                    async def pay() -> None:
+                        if not amount.value:
+                            return
+                        try:
+                            result = await user.api.post(
+                                "/payments",
+                                json={
+                                    "dealer_id": dealer_id,
+                                    "amount": f"{float(amount.value):.2f}",
+                                    "received_on": dt.date.today().isoformat(),
+                                    "reference": reference.value or "",
+                                },
+                            )
+                        except ApiError as err:
+                            report(err)
+                            return
+                        released = ", ".join(str(o) for o in result["released_orders"])
+                        ui.notify(t("credit.paid", released=released or "-"), type="positive")
+                        await load()
+
+                    ui.button(t("credit.record_payment"), on_click=pay).props(
+                        "data-testid=payment-record"
+                    ).mark("payment-record")
 
     await load()
 
