@@ -24,6 +24,7 @@ from wayhouse.platform.dms import org, stock
 from wayhouse.platform.dms.domain.types import DealerTier, MovementKind, OrgLevel, Role
 from wayhouse.platform.dms.models import Bin, Dealer, Lot, OrgUnit, Product, Warehouse, Zone
 from wayhouse.platform.dms.models_customers import CustomerInteractionRow, CustomerRow
+from wayhouse.platform.dms.models_orders import ApprovalRuleRow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -118,6 +119,18 @@ def seed_demo(settings: Settings, scenario_seed: int = 0) -> dict[str, str]:
             return passwords
         hq = org.create_unit(s, OrgLevel.HQ, HQ_CODE, "Wayhouse HQ / 总部", None)
         regions = [org.create_unit(s, OrgLevel.REGION, code, name, hq) for code, name in REGIONS]
+        # The first region's manager signs off its dealers' orders (the demo's approval step).
+        s.add(
+            ApprovalRuleRow(
+                name=f"demo: {regions[0].name} regional approval",
+                level=1,
+                role=Role.REGION_MANAGER.value,
+                min_amount=Decimal("0.00"),
+                regions=[str(regions[0].id)],
+                product_classes=[],
+                active=True,
+            )
+        )
         scenario = default_scenario(scenario_seed)
         dealers = []
         for i, stop in enumerate(scenario.customers[:8]):

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import Stack
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 from wayhouse.platform.dms.seed import seed_demo
 from wayhouse.platform.services.procs import wayhouse_command
@@ -132,6 +132,12 @@ def sign_in(page: Page, console: Console, username: str) -> None:
     page.get_by_test_id("password").fill(console.passwords[username])
     page.get_by_test_id("login").click()
     page.get_by_test_id("whoami").wait_for()
+
+
+def field(page: Page, testid: str) -> Locator:
+    """The text box of a labelled input (Quasar puts the test id on the native input, or on
+    its wrapper, depending on the component)."""
+    return page.locator(f"input[data-testid={testid}], [data-testid={testid}] input").first
 
 
 def shot(page: Page, journey: str, name: str) -> Path:

@@ -209,7 +209,9 @@ def test_plan_edit_publish_and_replan(stack: Stack, client: TestClient, world: W
     pid = plan["id"]
     # 4 orders of 270 kg on 1 t trucks: all served, no truck over capacity.
     routes = _routes(plan)
-    assert sorted(o for seq in routes.values() for o in seq) == sorted(world.orders), [(s["order_id"], s["unassigned_reason"]) for s in plan["stops"]]
+    assert sorted(o for seq in routes.values() for o in seq) == sorted(world.orders), [
+        (s["order_id"], s["unassigned_reason"]) for s in plan["stops"]
+    ]
     assert all(len(seq) * 270 <= 1000 for seq in routes.values())
     assert plan["message"] is None
 

@@ -97,7 +97,12 @@ i18n.extend(
 
 
 async def documents_panel(user: SessionUser, dealer_id: int, can_upload: bool) -> None:
-    box = ui.column().classes("w-full max-w-3xl gap-1").mark("documents")
+    box = (
+        ui.column()
+        .classes("w-full max-w-3xl gap-1")
+        .props("data-testid=documents")
+        .mark("documents")
+    )
 
     async def load() -> None:
         try:
@@ -130,7 +135,7 @@ def _upload_form(user: SessionUser, dealer_id: int, reload: Any) -> None:
         doc_type = ui.select(
             ["business_licence", "operating_permit"], value="business_licence", label=t("docs.type")
         )
-        number = ui.input(t("docs.number")).mark("doc-number")
+        number = ui.input(t("docs.number")).props("data-testid=doc-number").mark("doc-number")
         today = dt.date.today()
         start = ui.input(t("docs.valid_from"), value=today.isoformat())
         until = ui.input(t("docs.valid_until"), value=(today + dt.timedelta(days=365)).isoformat())
@@ -158,11 +163,11 @@ def _upload_form(user: SessionUser, dealer_id: int, reload: Any) -> None:
 
     ui.upload(label=t("docs.upload"), on_upload=uploaded, auto_upload=True).props(
         "accept='.pdf,.png,.jpg,.jpeg'"
-    ).mark("doc-upload")
+    ).props("data-testid=doc-upload").mark("doc-upload")
 
 
 async def credit_panel(user: SessionUser, dealer_id: int) -> None:
-    box = ui.column().classes("w-full max-w-3xl gap-1").mark("credit")
+    box = ui.column().classes("w-full max-w-3xl gap-1").props("data-testid=credit").mark("credit")
 
     async def load() -> None:
         try:
@@ -177,11 +182,11 @@ async def credit_panel(user: SessionUser, dealer_id: int) -> None:
                 for key in ("limit", "balance", "committed", "available", "overdue"):
                     ui.label(t(f"credit.{key}")).classes("text-caption")
                 for key in ("credit_limit", "balance", "committed", "available", "overdue"):
-                    ui.label(str(c[key])).mark(f"credit-{key}")
+                    ui.label(str(c[key])).props(f"data-testid=credit-{key}").mark(f"credit-{key}")
             if user.role == "hq_admin":
                 with ui.row().classes("items-end gap-3"):
                     limit = ui.number(t("credit.limit"), value=float(c["credit_limit"]), min=0)
-                    limit.mark("credit-limit-input")
+                    limit.props("data-testid=credit-limit-input").mark("credit-limit-input")
                     terms = ui.number(t("credit.terms"), value=c["payment_terms_days"], min=0)
                     grace = ui.number(t("credit.grace"), value=c["grace_days"], min=0)
 
@@ -201,12 +206,14 @@ async def credit_panel(user: SessionUser, dealer_id: int) -> None:
                         ui.notify(t("credit.saved"), type="positive")
                         await load()
 
-                    ui.button(t("credit.save"), on_click=save).mark("credit-save")
+                    ui.button(t("credit.save"), on_click=save).props(
+                        "data-testid=credit-save"
+                    ).mark("credit-save")
                 with ui.row().classes("items-end gap-3"):
                     amount = ui.number(t("credit.amount"), min=0.01, precision=2).props(
                         "data-testid=payment-amount"
                     )
-                    amount.mark("payment-amount")
+                    amount.props("data-testid=payment-amount").mark("payment-amount")
                     reference = ui.input(t("credit.reference")).props(
                         "data-testid=payment-reference"
                     )
@@ -233,7 +240,7 @@ async def credit_panel(user: SessionUser, dealer_id: int) -> None:
 
                     ui.button(t("credit.record_payment"), on_click=pay).props(
                         "data-testid=payment-record"
-                    ).mark("payment-record")
+                    ).props("data-testid=payment-record").mark("payment-record")
 
     await load()
 
@@ -244,8 +251,17 @@ async def statement_panel(user: SessionUser, dealer_id: int) -> None:
     with ui.row().classes("items-end gap-3"):
         start = ui.input(t("statement.from"), value=today.replace(day=1).isoformat())
         end = ui.input(t("statement.to"), value=today.isoformat())
-        show = ui.button(t("statement.show")).mark("statement-show")
-    box = ui.column().classes("w-full max-w-3xl gap-1").mark("statement")
+        show = (
+            ui.button(t("statement.show"))
+            .props("data-testid=statement-show")
+            .mark("statement-show")
+        )
+    box = (
+        ui.column()
+        .classes("w-full max-w-3xl gap-1")
+        .props("data-testid=statement")
+        .mark("statement")
+    )
 
     async def load() -> None:
         try:
@@ -267,9 +283,9 @@ async def statement_panel(user: SessionUser, dealer_id: int) -> None:
                 row_key="i",
             ).classes("w-full")
             check = "✓ " + t("statement.reconciles") if st["reconciles"] else "✗"
-            ui.label(f"{t('statement.closing')}: {st['closing_balance']} ({check})").mark(
-                "statement-closing"
-            )
+            ui.label(f"{t('statement.closing')}: {st['closing_balance']} ({check})").props(
+                "data-testid=statement-closing"
+            ).mark("statement-closing")
             if st["open_items"]:
                 ui.label(t("statement.open_items")).classes("text-subtitle2")
                 for item in st["open_items"]:

@@ -101,16 +101,20 @@ async def _index(user: SessionUser) -> None:
         options = {w["id"]: f"{w['code']} · {w['name']}" for w in warehouses}
         with ui.row().classes("items-end gap-4"):
             wh = ui.select(options, label=t("dispatch.warehouse"), value=next(iter(options), None))
-            wh.classes("w-64").mark("warehouse")
-            day = ui.input(t("dispatch.day"), value=dt.date.today().isoformat()).mark("day")
+            wh.classes("w-64").props("data-testid=warehouse").mark("warehouse")
+            day = (
+                ui.input(t("dispatch.day"), value=dt.date.today().isoformat())
+                .props("data-testid=day")
+                .mark("day")
+            )
             engine = ui.select(ENGINES, label=t("dispatch.engine"), value="portfolio").classes(
                 "w-40"
             )
             seconds = ui.number(t("dispatch.seconds"), value=10, min=1, max=600, precision=0)
-            button = ui.button(t("dispatch.plan")).mark("plan")
+            button = ui.button(t("dispatch.plan")).props("data-testid=plan").mark("plan")
         progress = ui.linear_progress(value=0, show_value=False).classes("w-96")
         progress.visible = False
-        status = ui.label().mark("plan-progress")
+        status = ui.label().props("data-testid=plan-progress").mark("plan-progress")
         ui.label(t("dispatch.plans")).classes("text-subtitle1")
         table = (
             ui.table(
@@ -125,6 +129,7 @@ async def _index(user: SessionUser) -> None:
                 row_key="id",
             )
             .classes("w-full max-w-3xl")
+            .props("data-testid=plans")
             .mark("plans")
         )
         table.add_slot(
@@ -211,7 +216,9 @@ async def _detail(user: SessionUser, plan_id: int) -> None:
         codes = {r["vehicle_id"]: r["vehicle_code"] for r in p["routes"]}
         with body:
             with ui.row().classes("items-center gap-4"):
-                ui.label(f"{t('dispatch.status')}: {p['status']}").mark("plan-status")
+                ui.label(f"{t('dispatch.status')}: {p['status']}").props(
+                    "data-testid=plan-status"
+                ).mark("plan-status")
                 ui.label(t("dispatch.distance", km=round(p["distance_m"] / 1000, 1)))
                 if p["status"] == "solving":
                     ui.label(t("dispatch.solving", pct=int(p["progress"] * 100)))
@@ -220,7 +227,7 @@ async def _detail(user: SessionUser, plan_id: int) -> None:
                 ui.label(t("dispatch.problems", message=p["message"])).classes("text-negative")
             points = [(s["lat"], s["lon"]) for s in p["stops"]]
             m = offline_map(points)
-            m.mark("plan-map")
+            m.props("data-testid=plan-map").mark("plan-map")
             for r in p["routes"]:
                 mine = sorted(
                     (s for s in p["stops"] if s["vehicle_id"] == r["vehicle_id"]),
@@ -243,12 +250,12 @@ async def _detail(user: SessionUser, plan_id: int) -> None:
                         ),
                     ).props(
                         f"outline color=grey-8 style='border-left: 6px solid {colour(index[r['vehicle_id']])}'"
-                    ).mark(f"lock-{r['vehicle_id']}")
+                    ).props(f"data-testid=lock-{r['vehicle_id']}").mark(f"lock-{r['vehicle_id']}")
             with ui.row().classes("gap-2"):
                 ui.button(
                     t("dispatch.reoptimise"),
                     on_click=lambda: act("post", f"/dispatch/plans/{plan_id}/reoptimise"),
-                ).mark("reoptimise")
+                ).props("data-testid=reoptimise").mark("reoptimise")
                 reason = ui.input(t("dispatch.replan_reason")).classes("w-80")
                 ui.button(
                     t("dispatch.replan"),
@@ -257,13 +264,15 @@ async def _detail(user: SessionUser, plan_id: int) -> None:
                         f"/dispatch/plans/{plan_id}/replan",
                         {"reason": reason.value or "re-plan"},
                     ),
-                ).mark("replan")
+                ).props("data-testid=replan").mark("replan")
                 ui.button(
                     t("dispatch.publish"),
                     on_click=lambda: act("post", f"/dispatch/plans/{plan_id}/publish"),
-                ).props("color=positive").mark("publish")
+                ).props("color=positive").props("data-testid=publish").mark("publish")
             if p["published_at"]:
-                ui.label(t("dispatch.published", rev=p["revision"])).mark("published")
+                ui.label(t("dispatch.published", rev=p["revision"])).props(
+                    "data-testid=published"
+                ).mark("published")
             _stops_table(p, codes, act, plan_id)
 
     await render()
@@ -272,7 +281,7 @@ async def _detail(user: SessionUser, plan_id: int) -> None:
 def _stops_table(p: dict[str, Any], codes: dict[int, str], act: Any, plan_id: int) -> None:
     ui.label(t("dispatch.stops")).classes("text-subtitle1")
     vehicles = {vid: code for vid, code in codes.items()}
-    with ui.column().classes("gap-1").mark("stops"):
+    with ui.column().classes("gap-1").props("data-testid=stops").mark("stops"):
         for s in sorted(
             p["stops"],
             key=lambda s: (s["vehicle_id"] is None, codes.get(s["vehicle_id"] or 0, ""), s["seq"]),
@@ -297,7 +306,9 @@ def _stops_table(p: dict[str, Any], codes: dict[int, str], act: Any, plan_id: in
                     value=s["vehicle_id"],
                     label=t("dispatch.vehicle"),
                 ).classes("w-40")
-                target.mark(f"move-vehicle-{s['order_id']}")
+                target.props(f"data-testid=move-vehicle-{s['order_id']}").mark(
+                    f"move-vehicle-{s['order_id']}"
+                )
                 position = ui.number(
                     t("dispatch.position"), value=s["seq"] + 1, min=1, precision=0
                 ).classes("w-24")
@@ -312,7 +323,9 @@ def _stops_table(p: dict[str, Any], codes: dict[int, str], act: Any, plan_id: in
                             "position": max(0, int(position.value or 1) - 1),
                         },
                     ),
-                ).props("flat").mark(f"move-{s['order_id']}")
+                ).props("flat").props(f"data-testid=move-{s['order_id']}").mark(
+                    f"move-{s['order_id']}"
+                )
 
 
 def register() -> None:

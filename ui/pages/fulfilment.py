@@ -15,6 +15,7 @@ from wayhouse.ui.i18n import t
 from wayhouse.ui.session import SessionUser, report
 
 FLOOR = frozenset({"hq_admin", "warehouse_operator", "dispatcher"})
+ALLOCATORS = frozenset({"hq_admin", "region_manager", "warehouse_operator"})
 DELIVERERS = frozenset({"hq_admin", "driver", "dispatcher", "warehouse_operator"})
 RETURNERS = frozenset({"hq_admin", "region_manager", "warehouse_operator"})
 PICKABLE = frozenset({"allocated", "picking"})
@@ -24,6 +25,8 @@ i18n.extend(
     {
         "en": {
             "ful.picklist": "Pick list",
+            "ful.warehouse": "Ship from",
+            "ful.allocate": "Reserve stock (earliest expiry first)",
             "ful.bin": "Bin",
             "ful.lot": "Lot",
             "ful.expires": "Expires",
@@ -45,6 +48,8 @@ i18n.extend(
         },
         "zh-CN": {
             "ful.picklist": "拣货单",
+            "ful.warehouse": "发货仓库",
+            "ful.allocate": "预留库存（先到期先出）",
             "ful.bin": "库位",
             "ful.lot": "批次",
             "ful.expires": "到期日",
@@ -83,6 +88,26 @@ async def fulfilment_panel(
         ui.notify(done, type="positive")
         await refresh()
 
+    approved = all(a["status"] == "approved" for a in order["approvals"])
+    if status == "approval" and approved and user.role in ALLOCATORS:
+        try:
+            warehouses = (await user.api.get("/warehouses", size=100))["items"]
+        except ApiError as err:
+            report(err, inline=True)
+            warehouses = []
+        with ui.row().classes("items-end gap-3"):
+            wh = ui.select(
+                {w["id"]: f"{w['code']} · {w['name']}" for w in warehouses},
+                value=warehouses[0]["id"] if warehouses else None,
+                label=t("ful.warehouse"),
+            ).classes("w-64")
+            ui.button(
+                t("ful.allocate"),
+                on_click=lambda: call(
+                    f"/orders/{oid}/allocate", {"warehouse_id": wh.value}, t("ful.allocate")
+                ),
+            ).props("data-testid=allocate").mark("allocate")
+
     if status in PICKABLE and user.role in FLOOR:
         try:
             tasks = await user.api.get(f"/orders/{oid}/pick-list")
@@ -90,7 +115,7 @@ async def fulfilment_panel(
             report(err, inline=True)
             tasks = []
         ui.label(t("ful.picklist")).classes("text-subtitle1")
-        with ui.column().classes("gap-1").mark("pick-list"):
+        with ui.column().classes("gap-1").props("data-testid=pick-list").mark("pick-list"):
             for task in tasks:
                 with ui.row().classes("items-center gap-3"):
                     ui.label(f"{task['sku']} · {t('ful.bin')} {task['bin_code']}")
@@ -99,7 +124,9 @@ async def fulfilment_panel(
                         ui.badge(f"{t('ful.staged')} {task['qty']}", color="positive")
                         continue
                     qty = ui.number(value=task["qty"], min=1, max=task["qty"], precision=0)
-                    qty.classes("w-20").mark(f"pick-qty-{task['bin_code']}")
+                    qty.classes("w-20").props(f"data-testid=pick-qty-{task['bin_code']}").mark(
+                        f"pick-qty-{task['bin_code']}"
+                    )
                     ui.button(
                         t("ful.pick"),
                         on_click=lambda task=task, qty=qty: call(
@@ -116,12 +143,12 @@ async def fulfilment_panel(
                                 bin=task["bin_code"],
                             ),
                         ),
-                    ).mark(f"pick-{task['bin_code']}")
+                    ).props(f"data-testid=pick-{task['bin_code']}").mark(f"pick-{task['bin_code']}")
         if any(task["staged"] for task in tasks):
             ui.button(
                 t("ful.ship"),
                 on_click=lambda: call(f"/orders/{oid}/shipments", None, t("ful.shipped", id="")),
-            ).mark("ship")
+            ).props("data-testid=ship").mark("ship")
 
     try:
         shipments = await user.api.get(f"/orders/{oid}/shipments")
@@ -131,7 +158,12 @@ async def fulfilment_panel(
         ui.label(t("ful.shipments")).classes("text-subtitle1")
         for s in shipments:
             lines = ", ".join(f"{ln['qty']} {ln['sku']}" for ln in s["lines"])
-            with ui.row().classes("items-center gap-3").mark(f"shipment-{s['id']}"):
+            with (
+                ui.row()
+                .classes("items-center gap-3")
+                .props(f"data-testid=shipment-{s['id']}")
+                .mark(f"shipment-{s['id']}")
+            ):
                 ui.label(f"#{s['id']} · {lines} · {s['status']}")
                 if s["status"] == "delivered":
                     ui.label(f"{s['pod_kind']} {s['pod_reference']} {s['pod_received_by'] or ''}")
@@ -142,14 +174,18 @@ async def fulfilment_panel(
         ui.button(
             t("ful.invoice"),
             on_click=lambda: call(f"/orders/{oid}/invoice", None, t("ful.invoice")),
-        ).mark("invoice")
+        ).props("data-testid=invoice").mark("invoice")
     if status in RETURNABLE and user.role in RETURNERS:
         _return_form(order, call)
 
 
 def _deliver_form(shipment_id: int, call: Callable[..., Awaitable[None]]) -> None:
     kind = ui.select(["signature", "scan", "photo"], value="signature", label=t("ful.pod_kind"))
-    reference = ui.input(t("ful.pod_reference")).mark(f"pod-ref-{shipment_id}")
+    reference = (
+        ui.input(t("ful.pod_reference"))
+        .props(f"data-testid=pod-ref-{shipment_id}")
+        .mark(f"pod-ref-{shipment_id}")
+    )
     received = ui.input(t("ful.received_by"))
 
     async def submit() -> None:
@@ -161,11 +197,18 @@ def _deliver_form(shipment_id: int, call: Callable[..., Awaitable[None]]) -> Non
             t("ful.delivered", id=shipment_id),
         )
 
-    ui.button(t("ful.deliver"), on_click=submit).mark(f"deliver-{shipment_id}")
+    ui.button(t("ful.deliver"), on_click=submit).props(f"data-testid=deliver-{shipment_id}").mark(
+        f"deliver-{shipment_id}"
+    )
 
 
 def _return_form(order: dict[str, Any], call: Callable[..., Awaitable[None]]) -> None:
-    with ui.expansion(t("ful.return")).classes("max-w-3xl").mark("return"):
+    with (
+        ui.expansion(t("ful.return"))
+        .classes("max-w-3xl")
+        .props("data-testid=return")
+        .mark("return")
+    ):
         sku = ui.select([ln["sku"] for ln in order["lines"]], label=t("order.sku"))
         qty = ui.number(t("order.qty"), value=1, min=1, precision=0)
         reason = ui.input(t("action.reason"))
@@ -179,4 +222,6 @@ def _return_form(order: dict[str, Any], call: Callable[..., Awaitable[None]]) ->
             }
             await call(f"/orders/{order['id']}/returns", body, t("ful.returned"))
 
-        ui.button(t("action.confirm"), on_click=submit).mark("return-confirm")
+        ui.button(t("action.confirm"), on_click=submit).props("data-testid=return-confirm").mark(
+            "return-confirm"
+        )

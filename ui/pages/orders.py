@@ -91,7 +91,7 @@ async def _list_page(user: SessionUser, dealer_id: int | None) -> None:
                 ui.button(t("orders.new"), on_click=lambda: ui.navigate.to("/orders/new"))
         status.on_value_change(lambda: pager.reset())
         table = ui.table(columns=_columns(), rows=[], row_key="id").classes("w-full")
-        table.mark("orders")
+        table.props("data-testid=orders").mark("orders")
         table.props("hide-pagination :pagination='{rowsPerPage: 0}'")
         table.add_slot("body-cell-id", LINK_CELL)
         pager = Pager(load)
@@ -111,9 +111,13 @@ async def _new_page(user: SessionUser) -> None:
         }
         skus = {p["id"]: p["sku"] for p in products["items"]}
         with ui.row().classes("items-end gap-4"):
-            product = ui.select(names, label=t("order.product"), with_input=True).classes("w-96")
+            product = (
+                ui.select(names, label=t("order.product"), with_input=True)
+                .classes("w-96")
+                .props("data-testid=order-product")
+            )
             qty = ui.number(t("order.qty"), value=1, min=1, step=1, precision=0).classes("w-32")
-            ui.button(t("order.add_line"), on_click=lambda: add())
+            ui.button(t("order.add_line"), on_click=lambda: add()).props("data-testid=add-line")
         table = ui.table(
             columns=[
                 {"name": "sku", "label": t("order.sku"), "field": "sku", "align": "left"},
@@ -159,7 +163,13 @@ async def _new_page(user: SessionUser) -> None:
 def _reason_dialog(title: str, on_confirm: Callable[[str], Awaitable[None]]) -> ui.dialog:
     with ui.dialog() as dialog, ui.card():
         ui.label(title).classes("text-h6")
-        reason = ui.input(t("action.reason")).props("autofocus").classes("w-80").mark("reason")
+        reason = (
+            ui.input(t("action.reason"))
+            .props("autofocus")
+            .classes("w-80")
+            .props("data-testid=reason")
+            .mark("reason")
+        )
 
         async def confirm() -> None:
             if reason.value:
@@ -168,7 +178,9 @@ def _reason_dialog(title: str, on_confirm: Callable[[str], Awaitable[None]]) -> 
 
         reason.on("keydown.enter", confirm)
         with ui.row():
-            ui.button(t("action.confirm"), on_click=confirm).mark("confirm")
+            ui.button(t("action.confirm"), on_click=confirm).props("data-testid=confirm").mark(
+                "confirm"
+            )
             ui.button(t("action.close"), on_click=dialog.close).props("flat")
     return dialog
 
@@ -200,7 +212,7 @@ async def _detail_page(user: SessionUser, order_id: int) -> None:
             with ui.row().classes("items-center gap-6"):
                 ui.label(f"{t('order.status')}: {o['status']}").props(
                     "data-testid=order-status"
-                ).mark("order-status")
+                ).props("data-testid=order-status").mark("order-status")
                 ui.label(f"{t('order.total')}: {o['total']} {o['currency']}")
                 ui.link(f"{t('order.dealer')} {o['dealer_id']}", f"/dealers/{o['dealer_id']}")
             if o["hold_reasons"]:
@@ -215,11 +227,11 @@ async def _detail_page(user: SessionUser, order_id: int) -> None:
                         )
                         ui.button(t(f"action.{action}"), on_click=dialog.open).props(
                             f"color=negative outline data-testid=act-{action}"
-                        ).mark(f"act-{action}")
+                        ).props(f"data-testid=act-{action}").mark(f"act-{action}")
                     else:
                         ui.button(t(f"action.{action}"), on_click=lambda a=action: act(a)).props(
                             f"data-testid=act-{action}"
-                        ).mark(f"act-{action}")
+                        ).props(f"data-testid=act-{action}").mark(f"act-{action}")
             await fulfilment_panel(user, o, reload)
             ui.label(t("order.lines")).classes("text-subtitle1")
             ui.table(

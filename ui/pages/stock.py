@@ -74,7 +74,12 @@ async def _page(user: SessionUser, product_id: int | None) -> None:
             report(err, inline=True)
             return
         with ui.row().classes("items-end gap-4"):
-            search = ui.input(t("stock.search")).props("clearable").mark("stock-search")
+            search = (
+                ui.input(t("stock.search"))
+                .props("clearable")
+                .props("data-testid=stock-search")
+                .mark("stock-search")
+            )
             wh = ui.select(
                 {w["id"]: f"{w['code']} · {w['name']}" for w in warehouses},
                 label=t("stock.warehouse"),
@@ -95,6 +100,7 @@ async def _page(user: SessionUser, product_id: int | None) -> None:
                         selection="single",
                     )
                     .classes("w-full")
+                    .props("data-testid=products")
                     .mark("products")
                 )
                 products.props("hide-pagination :pagination='{rowsPerPage: 0}'")
@@ -115,6 +121,7 @@ async def _page(user: SessionUser, product_id: int | None) -> None:
                         row_key="key",
                     )
                     .classes("w-full")
+                    .props("data-testid=positions")
                     .mark("positions")
                 )
 

@@ -209,9 +209,14 @@ async def _live(user: SessionUser) -> None:
         report(err, inline=True)
         return
     points = [(x["lat"], x["lon"]) for x in first["items"] if x["lat"] is not None]
-    summary = ui.label().mark("fleet-summary")
-    fleet_map = offline_map(points, height="30rem").mark("live-map")
-    table = ui.table(columns=_columns(), rows=[], row_key="id").classes("w-full").mark("fleet")
+    summary = ui.label().props("data-testid=fleet-summary").mark("fleet-summary")
+    fleet_map = offline_map(points, height="30rem").props("data-testid=live-map").mark("live-map")
+    table = (
+        ui.table(columns=_columns(), rows=[], row_key="id")
+        .classes("w-full")
+        .props("data-testid=fleet")
+        .mark("fleet")
+    )
     table.props("hide-pagination :pagination='{rowsPerPage: 0}' dense")
     table.add_slot("body-cell-route", ROUTE_CELL)
     vehicles = {x["vehicle_id"]: x["code"] for x in first["items"]}
@@ -240,12 +245,19 @@ def _playback(user: SessionUser, vehicles: dict[int, str]) -> None:
     ui.label(t("track.playback")).classes("text-h6 mt-4")
     with ui.row().classes("items-end gap-4"):
         vehicle = (
-            ui.select(vehicles, label=t("track.vehicle")).classes("w-48").mark("playback-vehicle")
+            ui.select(vehicles, label=t("track.vehicle"))
+            .classes("w-48")
+            .props("data-testid=playback-vehicle")
+            .mark("playback-vehicle")
         )
         yesterday = dt.datetime.now(_tz()).date() - dt.timedelta(days=1)
-        day = ui.input(t("track.day"), value=yesterday.isoformat()).mark("playback-day")
-        load = ui.button(t("track.load")).mark("playback-load")
-    info = ui.label().mark("playback-info")
+        day = (
+            ui.input(t("track.day"), value=yesterday.isoformat())
+            .props("data-testid=playback-day")
+            .mark("playback-day")
+        )
+        load = ui.button(t("track.load")).props("data-testid=playback-load").mark("playback-load")
+    info = ui.label().props("data-testid=playback-info").mark("playback-info")
     box = ui.column().classes("w-full")
     state: dict[str, Any] = {"fixes": [], "map": None, "dot": None}
 
@@ -285,7 +297,11 @@ def _playback(user: SessionUser, vehicles: dict[int, str]) -> None:
         info.text = t("track.fixes", n=len(fixes))
         with box:
             line = [(f["lat"], f["lon"]) for f in fixes]
-            m = state["map"] = offline_map(line, height="26rem").mark("playback-map")
+            m = state["map"] = (
+                offline_map(line, height="26rem")
+                .props("data-testid=playback-map")
+                .mark("playback-map")
+            )
             route_line(m, line, 0)
             for s in data["stops"]:
                 m.generic_layer(
@@ -313,14 +329,17 @@ def _playback(user: SessionUser, vehicles: dict[int, str]) -> None:
 
     load.on_click(show)
     with ui.row().classes("w-full items-center gap-4"):
-        playing = ui.switch(t("track.play")).mark("playback-play")
+        playing = (
+            ui.switch(t("track.play")).props("data-testid=playback-play").mark("playback-play")
+        )
         slider = (
             ui.slider(min=0, max=1, value=0, on_change=lambda e: at(e.value))
             .classes("grow")
             .props("disable label")
+            .props("data-testid=playback-slider")
             .mark("playback-slider")
         )
-        clock = ui.label("–").mark("playback-time")
+        clock = ui.label("–").props("data-testid=playback-time").mark("playback-time")
 
     def advance() -> None:
         if playing.value and state["fixes"]:
@@ -351,11 +370,14 @@ def _error_page(code: str, locale: str | None) -> None:
         ui.column()
         .classes("w-full items-center p-8 gap-2")
         .props('role="alert"')
+        .props("data-testid=link-error")
         .mark("link-error")
     ):
         for loc in locales:
             ui.label(t("public.error.title", loc)).classes("text-h5")
-            ui.label(t(f"public.error.{key}", loc)).classes("text-body1").mark(f"error-{key}")
+            ui.label(t(f"public.error.{key}", loc)).classes("text-body1").props(
+                f"data-testid=error-{key}"
+            ).mark(f"error-{key}")
 
 
 async def _public(token: str, locale: str | None) -> None:
@@ -372,14 +394,23 @@ async def _public(token: str, locale: str | None) -> None:
         with ui.row().classes("gap-8"):
             with ui.column().classes("gap-0"):
                 ui.label(t("public.status", loc)).classes("text-caption")
-                status = ui.label().classes("text-h6").mark("public-status")
+                status = (
+                    ui.label()
+                    .classes("text-h6")
+                    .props("data-testid=public-status")
+                    .mark("public-status")
+                )
             with ui.column().classes("gap-0"):
                 ui.label(t("public.eta", loc)).classes("text-caption")
-                eta = ui.label().classes("text-h6").mark("public-eta")
-        note = ui.label().classes("text-caption").mark("public-note")
+                eta = (
+                    ui.label().classes("text-h6").props("data-testid=public-eta").mark("public-eta")
+                )
+        note = (
+            ui.label().classes("text-caption").props("data-testid=public-note").mark("public-note")
+        )
         truck = view["truck"]
         m = offline_map([(truck["lat"], truck["lon"])] if truck else [], height="22rem")
-        m.mark("public-map")
+        m.props("data-testid=public-map").mark("public-map")
         m.set_zoom(13)
     dot: dict[str, Any] = {"layer": None}
 
