@@ -61,7 +61,8 @@ def offline_map(points: Sequence[tuple[float, float]], height: str = "28rem") ->
     lons = [p[1] for p in points] or [4.95]
     south, north, west, east = min(lats), max(lats), min(lons), max(lons)
     centre = ((south + north) / 2, (west + east) / 2)
-    m = ui.leaflet(center=centre, zoom=10).style(f"height: {height}").classes("w-full")
+    m = ui.leaflet(center=centre, zoom=fit_zoom(south, west, north, east))
+    m.style(f"height: {height}").classes("w-full")
     m.clear_layers()  # drops the default internet tile layer
     settings = get_settings()
     if settings.map_tile_url:
@@ -69,20 +70,33 @@ def offline_map(points: Sequence[tuple[float, float]], height: str = "28rem") ->
             url_template=settings.map_tile_url,
             options={"attribution": settings.map_tile_attribution, "maxZoom": 19},
         )
+    # The grid reaches well past the points, so panning and zooming out still show a base.
+    pad = max(north - south, east - west, 0.05)
     m.generic_layer(
         name="geoJSON",
-        args=[_grid(south, west, north, east), {"style": {"color": "#9e9e9e", "weight": 0.6}}],
+        args=[
+            _grid(south - pad, west - pad, north + pad, east + pad),
+            {"style": {"color": "#9e9e9e", "weight": 0.6}},
+        ],
     )
     outline = [[south, west], [south, east], [north, east], [north, west]]
     m.generic_layer(
         name="polygon",
         args=[outline, {"color": "#607d8b", "weight": 1, "fill": False, "dashArray": "4"}],
     )
-    if len(points) > 1:
-        # Map methods do nothing before Leaflet is initialised in the browser.
-        bounds = [[south, west], [north, east]]
-        m.on("init", lambda: m.run_map_method("fitBounds", bounds, {"padding": [20, 20]}))
     return m
+
+
+def fit_zoom(south: float, west: float, north: float, east: float, pixels: int = 360) -> int:
+    """The largest web-mercator zoom at which the box fits in about ``pixels`` (computed
+    here: Leaflet's fitBounds cannot run before the map exists in the browser)."""
+    if east - west < 1e-4 and north - south < 1e-4:
+        return 13  # one point: a street-level view around it
+    lon_span = max(east - west, 1e-4)
+    y = lambda lat: math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))  # noqa: E731
+    lat_span = max(abs(y(north) - y(south)) * 180 / math.pi, 1e-4)
+    zoom = math.log2(pixels / 256 * 360 / max(lon_span, lat_span))
+    return max(3, min(16, math.floor(zoom)))
 
 
 def route_line(m: ui.leaflet, latlngs: Sequence[tuple[float, float]], i: int) -> None:
