@@ -6,8 +6,6 @@ the ledger balanced at every step and 404 for other tenants."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -15,15 +13,14 @@ import pytest
 from conftest import Stack
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from tenancy_kit import add_users, bearer, build_tree, client_fixture, sign_in_all  # noqa: F401
 
-from wayhouse.platform.api.app import create_app
 from wayhouse.platform.db.base import unit_of_work
-from wayhouse.platform.dms import org, stock
-from wayhouse.platform.dms.domain.types import MovementKind, OrgLevel, Role
+from wayhouse.platform.dms import stock
+from wayhouse.platform.dms.domain.types import MovementKind, Role
 from wayhouse.platform.dms.models import Bin, Lot, Product, StockMovement, Warehouse
 
 pytestmark = pytest.mark.integration
-PASSWORD = "fulfil password 1"
 TODAY = dt.datetime.now(dt.UTC).date()
 WHO = ("hq", "rm", "rm_other", "du", "du_other", "op", "driver")
 
@@ -40,32 +37,25 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def client(stack: Stack) -> Iterator[TestClient]:
-    with TestClient(create_app(stack.settings)) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def world(stack: Stack, client: TestClient) -> World:
-    p = f"f{uuid.uuid4().hex[:6]}"
     url = stack.settings.sqlalchemy_url()
     with unit_of_work(url) as s:
-        hq = org.create_unit(s, OrgLevel.HQ, f"{p}-HQ", "HQ", None)
-        r1 = org.create_unit(s, OrgLevel.REGION, f"{p}-R1", "South", hq)
-        r2 = org.create_unit(s, OrgLevel.REGION, f"{p}-R2", "North", hq)
-        d1 = org.create_dealer(s, r1, f"{p}-D1", "Dealer One", None)
-        d2 = org.create_dealer(s, r2, f"{p}-D2", "Dealer Two", None)
-        users = {
-            "hq": (Role.HQ_ADMIN, hq),
-            "rm": (Role.REGION_MANAGER, r1),
-            "rm_other": (Role.REGION_MANAGER, r2),
-            "du": (Role.DEALER_USER, d1.org_unit),
-            "du_other": (Role.DEALER_USER, d2.org_unit),
-            "op": (Role.WAREHOUSE_OPERATOR, hq),
-            "driver": (Role.DRIVER, hq),
-        }
-        for who, (role, unit) in users.items():
-            org.create_user(s, f"{p}-{who}", PASSWORD, role, unit)
+        tree = build_tree(s, "f", ("South", "North"))
+        p, hq, (r1, r2) = tree.prefix, tree.hq, tree.regions.values()
+        d1, d2 = tree.dealers["d1"], tree.dealers["d2"]
+        add_users(
+            s,
+            tree,
+            {
+                "hq": (Role.HQ_ADMIN, hq),
+                "rm": (Role.REGION_MANAGER, r1),
+                "rm_other": (Role.REGION_MANAGER, r2),
+                "du": (Role.DEALER_USER, d1.org_unit),
+                "du_other": (Role.DEALER_USER, d2.org_unit),
+                "op": (Role.WAREHOUSE_OPERATOR, hq),
+                "driver": (Role.DRIVER, hq),
+            },
+        )
         products = {
             name: Product(
                 sku=f"{p}-{name}",
@@ -106,10 +96,7 @@ def world(stack: Stack, client: TestClient) -> World:
                 user_id=None,
             )
         world = World(p, url, d1.id, d2.id, {k: v.id for k, v in products.items()}, wh.id, {})
-    for who in WHO:
-        r = client.post("/auth/login", json={"username": f"{p}-{who}", "password": PASSWORD})
-        assert r.status_code == 200, r.text
-        world.tokens[who] = r.json()["token"]
+    world.tokens = sign_in_all(client, p, list(WHO))
     r = client.put(
         f"/dealers/{world.dealer}/credit",
         json={"credit_limit": "100000.00", "payment_terms_days": 30, "grace_days": 0},
@@ -120,7 +107,7 @@ def world(stack: Stack, client: TestClient) -> World:
 
 
 def _h(world: World, who: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {world.tokens[who]}"}
+    return bearer(world.tokens[who])
 
 
 def _ok(r, code: int = 200):  # type: ignore[no-untyped-def]
