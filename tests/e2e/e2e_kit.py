@@ -23,8 +23,11 @@ import pytest
 from conftest import Stack
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
+from wayhouse.platform.db.base import unit_of_work
+from wayhouse.platform.dispatch.service import ensure_demo_vehicles
 from wayhouse.platform.dms.seed import seed_demo
 from wayhouse.platform.services.procs import wayhouse_command
+from wayhouse.simulators.scenario import default_scenario
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[1] / "screenshots"
@@ -146,3 +149,34 @@ def shot(page: Page, journey: str, name: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture(name="pipeline", scope="module")
+def pipeline_fixture(stack: Stack, console: Console) -> Iterator[None]:
+    """What the warehouse floor and the trucks need behind the console: ingest, the scan
+    poster and the evaluation worker, as real processes."""
+    scenario = default_scenario(0)
+    stack.provision(scenario.agents())
+    with unit_of_work(stack.settings.sqlalchemy_url()) as s:
+        ensure_demo_vehicles(s, scenario.site, [t.agent_id for t in scenario.trucks])
+    ingest = stack.start_ingest("e2e-journey")
+    env = {k: v for k, v in stack.env.items() if not k.startswith("PYTEST_")}
+    logs = stack.settings.data_dir / "log"
+    procs = []
+    for name, args in (
+        ("post-scans", ["post-scans"]),
+        ("evaluate", ["evaluate", "--worker-id", "e2e", "--ephemeral"]),
+    ):
+        with (logs / f"e2e-{name}.log").open("wb") as out:
+            procs.append(
+                subprocess.Popen(
+                    [*wayhouse_command(), *args], env=env, stdout=out, stderr=subprocess.STDOUT
+                )
+            )
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=30)
+        ingest.stop()

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import subprocess
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 
 import httpx
@@ -23,6 +21,7 @@ from e2e_kit import (  # noqa: F401 - fixtures
     console_fixture,
     field,
     page_fixture,
+    pipeline_fixture,
     shot,
     sign_in,
 )
@@ -31,44 +30,11 @@ from wh_testkit import publish_all
 
 from wayhouse.edge import schema as S
 from wayhouse.platform.db.base import unit_of_work
-from wayhouse.platform.dispatch.service import ensure_demo_vehicles
 from wayhouse.platform.dms import orders_service
-from wayhouse.platform.services.procs import wayhouse_command
 from wayhouse.simulators.scenario import default_scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
 J = "1-order-to-cash"
-
-
-@pytest.fixture(scope="module")
-def pipeline(stack: Stack, console: Console) -> Iterator[None]:
-    """What the warehouse floor and the trucks need behind the console: ingest, the scan
-    poster and the evaluation worker, as real processes."""
-    scenario = default_scenario(0)
-    stack.provision(scenario.agents())
-    with unit_of_work(stack.settings.sqlalchemy_url()) as s:
-        ensure_demo_vehicles(s, scenario.site, [t.agent_id for t in scenario.trucks])
-    ingest = stack.start_ingest("e2e-journey")
-    env = {k: v for k, v in stack.env.items() if not k.startswith("PYTEST_")}
-    logs = stack.settings.data_dir / "log"
-    procs = []
-    for name, args in (
-        ("post-scans", ["post-scans"]),
-        ("evaluate", ["evaluate", "--worker-id", "e2e", "--ephemeral"]),
-    ):
-        with (logs / f"e2e-{name}.log").open("wb") as out:
-            procs.append(
-                subprocess.Popen(
-                    [*wayhouse_command(), *args], env=env, stdout=out, stderr=subprocess.STDOUT
-                )
-            )
-    try:
-        yield
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=30)
-        ingest.stop()
 
 
 def _order_status(console: Console, order_id: int) -> str:
