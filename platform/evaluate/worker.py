@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import psycopg
 
 from wayhouse.config import Settings
+from wayhouse.edge.schema import TOPIC_ROOT, encode
 from wayhouse.platform.evaluate.framework import Evaluator
 from wayhouse.platform.ingest.batch import Accepted, LookupUnavailable, RawMessage, decode_batch
 from wayhouse.platform.ingest.worker import IngestWorker, _Pending
@@ -77,9 +78,12 @@ class EvaluationWorker(IngestWorker):
             log.warning("eval_seen pruning failed: %s", exc)
             self._drop_db()
 
-    def _evaluate(self, accepted: list[Accepted]) -> int:
+    def _evaluate(self, accepted: list[Accepted], isolate: bool = False) -> int:
         """One transaction: record, feed, tick, flush. On a database error the evaluators'
-        memory is reloaded from the last commit and the caller retries the same batch."""
+        memory is reloaded from the last commit and the caller retries the same batch. An
+        evaluator failing on input (a bug met by one message) must not stop the stream: the
+        batch is redone message by message and the one that fails is set aside in the dead
+        letters with the reason, evaluated by nobody."""
         delay = 0.2
         while True:
             try:
@@ -88,8 +92,11 @@ class EvaluationWorker(IngestWorker):
                     fresh = fresh_messages(conn, accepted)
                     now = time.time()
                     for message in fresh:
-                        for ev in self.evaluators:
-                            ev.feed(message, now)
+                        if isolate:
+                            self._feed_isolated(conn, message, now)
+                        else:
+                            for ev in self.evaluators:
+                                ev.feed(message, now)
                     for ev in self.evaluators:
                         ev.tick(now)
                         ev.flush(conn)
@@ -102,11 +109,47 @@ class EvaluationWorker(IngestWorker):
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 self._reload_after_failure()
+            except Exception:
+                if isolate:
+                    raise  # tick or flush itself fails: nothing to set aside, stop loudly
+                log.exception("an evaluator failed on this batch; redoing it message by message")
+                self._reload_after_failure()
+                isolate = True
 
-    def _reload_after_failure(self) -> None:
+    def _feed_isolated(self, conn: psycopg.Connection, message: Accepted, now: float) -> None:
+        # Each message flushed in its own savepoint, so a failure rolls back exactly that
+        # message and the reload (inside the open transaction) sees all the ones before it.
+        try:
+            with conn.transaction():
+                for ev in self.evaluators:
+                    ev.feed(message, now)
+                for ev in self.evaluators:
+                    ev.flush(conn)
+        except Exception as exc:
+            log.exception("evaluation failed on %s seq %s", message.agent_id, message.message.seq)
+            self._reload_after_failure(keep=conn)
+            conn.execute(
+                "INSERT INTO dead_letter (worker_id, topic, agent_id, reason, payload) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (
+                    self.session_key,
+                    f"{TOPIC_ROOT}/{message.agent_id}/{message.stream.value}",
+                    message.agent_id,
+                    f"evaluation failed: {type(exc).__name__}: {exc}"[:500],
+                    encode(message.message),
+                ),
+            )
+
+    def _reload_after_failure(self, keep: psycopg.Connection | None = None) -> None:
+        """Throw the evaluators' memory away and load the last committed state (on ``keep``,
+        inside its open transaction, when given)."""
         while True:
             try:
-                self._load()
+                if keep is not None:
+                    for ev in self.evaluators:
+                        ev.load(keep)
+                else:
+                    self._load()
                 return
             except psycopg.OperationalError:
                 if self.stop_event.is_set():

@@ -128,3 +128,42 @@ def test_each_message_evaluated_once_through_replays_and_a_database_restart(
         thread.join(timeout=30)
         # Leave no offline member in the shared group to hoard later tests' messages.
         retire_session(stack.settings, worker.session_key)
+
+
+class Fussy(ReadingCounter):
+    """Fails on one message, as an evaluator with a bug would."""
+
+    def feed(self, message: Accepted, received_at: float) -> None:
+        if message.agent_id.startswith(self.prefix) and message.message.seq == 13:
+            raise ValueError("cannot handle seq 13")
+        super().feed(message, received_at)
+
+
+def test_a_message_an_evaluator_fails_on_is_set_aside_and_the_stream_goes_on(
+    stack: Stack,
+) -> None:
+    prefix = f"fz{uuid.uuid4().hex[:6]}"
+    (agent,) = shelf_agents(prefix, 1, 2)
+    stack.provision([agent])
+    worker = EvaluationWorker(stack.settings, [Fussy(prefix)], f"t-{prefix}")
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(worker._connected.is_set, timeout=30, what="the evaluation worker to connect")
+        now = time.time()
+        cred = stack.settings.mqtt(
+            user=agent.agent_id, password=stack.settings.sim_password(agent.agent_id)
+        )
+        messages = [shelf_message(agent, seq, now + seq, 1000.0) for seq in range(30)]
+        assert publish_all(cred, f"{agent.agent_id}-p", messages).ok == 30
+        wait_for(lambda: _stored(stack, prefix) == 29 * 2, timeout=60, what="29 messages counted")
+        assert thread.is_alive()
+    finally:
+        worker.stop_event.set()
+        thread.join(timeout=30)
+        retire_session(stack.settings, worker.session_key)
+    reason = stack.scalar(
+        "SELECT reason FROM dead_letter WHERE agent_id = %s AND reason LIKE 'evaluation failed%%'",
+        (agent.agent_id,),
+    )
+    assert reason is not None and "seq 13" in str(reason)

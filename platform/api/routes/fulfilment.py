@@ -198,8 +198,15 @@ def deliver(
 ) -> ShipmentOut:
     """Proof of delivery (signature, scan or photo reference). The order becomes delivered
     once it is shipped in full and all its shipments arrived."""
-    proof = ProofOfDelivery(body.kind, body.reference, body.received_by)
-    shipment = run_domain(lambda: svc.deliver(session, user, shipment_id, proof))
+    # Built inside run_domain: a blank reference is the domain's refusal (409), not a 500.
+    shipment = run_domain(
+        lambda: svc.deliver(
+            session,
+            user,
+            shipment_id,
+            ProofOfDelivery(body.kind, body.reference, body.received_by),
+        )
+    )
     session.commit()
     return _shipment_out(shipment)
 
