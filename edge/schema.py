@@ -1,6 +1,7 @@
 """The edge -> platform message contract, shared by agents, simulators and ingest.
 
-Topic ``wh/v1/{agent_id}/{stream}``; payload is compact JSON, schema-versioned. Every
+Topic ``wh/v1/{agent_id}/{stream}`` (streams: shelf, scan, gps, status, env); payload is
+compact JSON, schema-versioned. Every
 message carries the agent's own monotonically increasing ``seq`` (``(agent_id, seq)`` makes
 every write idempotent) and each reading its sensor id and reading time (unix seconds).
 Decoding uses msgspec typed structs: several times cheaper than ``json`` on the hot path.
@@ -40,6 +41,7 @@ class Stream(StrEnum):
     SCAN = "scan"
     GPS = "gps"
     STATUS = "status"
+    ENV = "env"
 
 
 class ShelfReading(Struct, frozen=True, forbid_unknown_fields=True):
@@ -83,6 +85,23 @@ class GpsReading(Struct, frozen=True, forbid_unknown_fields=True):
     acc: Annotated[float, Meta(ge=0.0, le=100_000.0)] | None = None
 
 
+# What any temperature or humidity element can physically report: absolute zero up to far
+# beyond every sensor's rated range (a rated range, e.g. -40..125 degC, is the alarm rules'
+# business: a reading outside it is a sensor fault to raise, not a malformed message).
+Celsius = Annotated[float, Meta(ge=-273.15, le=1000.0)]
+RelativeHumidity = Annotated[float, Meta(ge=0.0, le=100.0)]
+
+
+class EnvReading(Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Climate at one sensor: temperature in degC and/or relative humidity in %; at least one
+    of the two (``decode`` refuses a reading with neither)."""
+
+    s: SensorId
+    t: ReadingTime
+    temp: Celsius | None = None
+    rh: RelativeHumidity | None = None
+
+
 AgentState = Literal["online", "offline", "heartbeat"]
 
 
@@ -104,6 +123,12 @@ class GpsMessage(Struct, frozen=True, forbid_unknown_fields=True):
     r: Annotated[list[GpsReading], Meta(min_length=1, max_length=MAX_READINGS_PER_MESSAGE)]
 
 
+class EnvMessage(Struct, frozen=True, forbid_unknown_fields=True):
+    v: int
+    seq: Seq
+    r: Annotated[list[EnvReading], Meta(min_length=1, max_length=MAX_READINGS_PER_MESSAGE)]
+
+
 class StatusMessage(Struct, frozen=True, forbid_unknown_fields=True):
     """Agent liveness. The last will is an ``offline`` status registered at connect time,
     with a ``seq`` the agent reserved for it then."""
@@ -115,14 +140,15 @@ class StatusMessage(Struct, frozen=True, forbid_unknown_fields=True):
     info: Annotated[str, Meta(max_length=256)] | None = None
 
 
-Message = ShelfMessage | ScanMessage | GpsMessage | StatusMessage
-Reading = ShelfReading | ScanReading | GpsReading
+Message = ShelfMessage | ScanMessage | GpsMessage | StatusMessage | EnvMessage
+Reading = ShelfReading | ScanReading | GpsReading | EnvReading
 
 MESSAGE_TYPES: dict[Stream, type[Message]] = {
     Stream.SHELF: ShelfMessage,
     Stream.SCAN: ScanMessage,
     Stream.GPS: GpsMessage,
     Stream.STATUS: StatusMessage,
+    Stream.ENV: EnvMessage,
 }
 
 _DECODERS = {stream: msgspec.json.Decoder(t) for stream, t in MESSAGE_TYPES.items()}
@@ -171,6 +197,10 @@ def decode(stream: Stream, payload: bytes) -> Message:
         for r in msg.r:
             if not math.isfinite(r.w):
                 raise InvalidMessage(f"sensor {r.s}: weight is not a finite number")
+    elif isinstance(msg, EnvMessage):
+        for e in msg.r:
+            if e.temp is None and e.rh is None:
+                raise InvalidMessage(f"sensor {e.s}: an env reading needs temp or rh")
     return msg
 
 

@@ -4,6 +4,11 @@ The default: one warehouse (site ``WH1``) east of Lyon with 200 instrumented bin
 shelf-row controllers x 10 load cells, aisles A-E, racks 01-04, positions 1-10), two handheld
 scanners and one dock gate reader, and five trucks serving 40 made-up dealers within ~40 km.
 Everything is drawn from ``random.Random`` seeded with the scenario seed.
+
+The ``alarms*`` scenarios add what the alarm benchmark needs: climate sensors per zone,
+heartbeat-only gateways to take offline, trucks on short routes, and an anomaly mix
+(``simulators/anomalies.py`` injects it and keeps the ground truth). They vary the noise,
+the pickers' pace, how many anomalies happen at once and the shelf-scale interval.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from wayhouse.platform.devices.model import AgentSpec, SensorSpec
 from wayhouse.simulators.trucks import EARTH_RADIUS_M, Stop, TruckSim, TruckSpec
@@ -42,6 +48,45 @@ _PRODUCTS = [
 
 
 @dataclass(frozen=True)
+class EnvZoneSpec:
+    """A zone's climate sensors on one agent: temperature (degC) and humidity (%RH), each
+    its own sensor (an alarm names one sensor and one quantity)."""
+
+    zone: str
+    agent_id: str
+    temp_sensor: str
+    rh_sensor: str
+    base_temp: float = 18.0
+    base_rh: float = 45.0
+    noise_temp: float = 0.2
+    noise_rh: float = 1.0
+
+
+@dataclass(frozen=True)
+class AnomalyMix:
+    """Which anomalies to inject, how many, and how they are spread over the run."""
+
+    per_kind: int = 3  # injections of each kind
+    warmup_s: float = 60.0  # scales settle and agents connect before the first one
+    spacing_s: float = 20.0  # between injection slots
+    together: int = 1  # injections sharing a slot: several anomalies at the same instant
+    tail_s: float = 60.0  # quiet end (no operations, no injection): every bin settles
+    kinds: tuple[str, ...] = (
+        "shrink",
+        "gain",
+        "stuck",
+        "jump",
+        "out_of_range",
+        "temperature",
+        "humidity",
+        "offline_silent",
+        "offline_will",
+        "drain",
+    )
+    truck_kinds: tuple[str, ...] = ("off_route", "long_stop", "slow")
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     seed: int
@@ -53,6 +98,13 @@ class Scenario:
     customers: tuple[Stop, ...]
     first_routes: tuple[tuple[Stop, ...], ...]  # one per truck
     shelf_interval_s: float = 5.0
+    ops_per_hour: float = 240.0  # pickers' pace: random picks and put-aways per hour
+    shrink_per_hour: float = 0.5  # random unscanned losses per hour
+    max_pick: int = 5
+    env_zones: tuple[EnvZoneSpec, ...] = ()
+    env_interval_s: float = 5.0
+    gateways: tuple[str, ...] = ()  # heartbeat-only agents (what goes offline in a bench)
+    anomalies: AnomalyMix | None = None
 
     def shelf_rows(self) -> dict[str, list[BinSpec]]:
         """Shelf-row controller id -> the bins (load cells) it reads, in cell order."""
@@ -96,6 +148,20 @@ class Scenario:
             if s.rfid_sensor:
                 sensors.append(SensorSpec(s.rfid_sensor, "rfid", dict(meta)))
             out.append(AgentSpec(s.agent_id, "scanner", tuple(sensors), site=self.site))
+        for z in self.env_zones:
+            out.append(
+                AgentSpec(
+                    z.agent_id,
+                    "gateway",
+                    (
+                        SensorSpec(z.temp_sensor, "env", {"kind": "temperature", "zone": z.zone}),
+                        SensorSpec(z.rh_sensor, "env", {"kind": "humidity", "zone": z.zone}),
+                    ),
+                    site=self.site,
+                )
+            )
+        for g in self.gateways:
+            out.append(AgentSpec(g, "gateway", (), site=self.site))
         for t in self.trucks:
             out.append(
                 AgentSpec(
@@ -107,9 +173,15 @@ class Scenario:
             )
         return out
 
-    def floor(self, start_time: float, **options: float) -> WarehouseFloor:
+    def floor(self, start_time: float, **options: Any) -> WarehouseFloor:
+        opts: dict[str, Any] = {
+            "ops_per_hour": self.ops_per_hour,
+            "shrink_per_hour": self.shrink_per_hour,
+            "max_pick": self.max_pick,
+        }
+        opts.update(options)
         return WarehouseFloor(
-            list(self.bins), list(self.scanners), seed=self.seed, start_time=start_time, **options
+            list(self.bins), list(self.scanners), seed=self.seed, start_time=start_time, **opts
         )
 
     def truck_sims(self, start_time: float) -> list[TruckSim]:
@@ -143,6 +215,8 @@ def default_scenario(
     cells_per_row: int = 10,
     n_trucks: int = 5,
     n_customers: int = 40,
+    noise: tuple[float, float] = (1.0, 6.0),
+    customer_km: tuple[float, float] = (5.0, 40.0),
 ) -> Scenario:
     rng = random.Random(f"{seed}:scenario")
     bins: list[BinSpec] = []
@@ -160,7 +234,7 @@ def default_scenario(
                         sku=f"P{10000 + len(bins) + 1}",
                         unit_weight_g=unit_w,
                         tare_g=round(rng.uniform(600.0, 2400.0), 1),
-                        noise_sigma_g=round(rng.uniform(1.0, 6.0), 2),
+                        noise_sigma_g=round(rng.uniform(*noise), 2),
                         capacity=capacity,
                         initial_count=rng.randint(capacity // 4, capacity),
                         agent_id=agent_id,
@@ -176,7 +250,7 @@ def default_scenario(
     )
     customers = []
     for i in range(1, n_customers + 1):
-        dist = rng.uniform(5_000.0, 40_000.0)
+        dist = rng.uniform(customer_km[0] * 1000.0, customer_km[1] * 1000.0)
         lat, lon = _offset(DEPOT, dist, rng.uniform(0.0, 2 * math.pi))
         service = round(rng.uniform(600.0, 1800.0), 0)
         customers.append(Stop(f"D{i:03d}", f"Dealer {i:03d}", lat, lon, service))
@@ -209,9 +283,109 @@ def small_scenario(seed: int = 0) -> Scenario:
     return dataclasses.replace(sc, name="small")
 
 
+def alarms_scenario(
+    seed: int = 0,
+    *,
+    name: str = "alarms",
+    noise: tuple[float, float] = (1.0, 6.0),
+    env_noise: float = 1.0,
+    ops_per_hour: float = 240.0,
+    max_pick: int = 5,
+    shelf_interval_s: float = 5.0,
+    mix: AnomalyMix | None = None,
+) -> Scenario:
+    """The default floor (200 bins) with climate sensors, gateways and four trucks on short
+    routes (stops 1.5-4 km out), plus an anomaly mix. Random shrink is off: every unscanned
+    loss is an injected, recorded one."""
+    mix = mix or AnomalyMix()
+    sc = default_scenario(seed, n_trucks=4, n_customers=12, noise=noise, customer_km=(1.5, 4.0))
+    rng = random.Random(f"{seed}:scenario:env")
+    zones = tuple(
+        EnvZoneSpec(
+            zone=f"Z{i + 1}",
+            agent_id=f"env-{i + 1:02d}",
+            temp_sensor=f"env-{i + 1:02d}.t",
+            rh_sensor=f"env-{i + 1:02d}.rh",
+            base_temp=round(rng.uniform(14.0, 22.0), 1),
+            base_rh=round(rng.uniform(35.0, 55.0), 1),
+            noise_temp=round(0.2 * env_noise, 3),
+            noise_rh=round(1.0 * env_noise, 3),
+        )
+        for i in range(max(mix.per_kind, 1))
+    )
+    gateways = tuple(f"gw-{i + 1:02d}" for i in range(2 * mix.per_kind))
+    return dataclasses.replace(
+        sc,
+        name=name,
+        shelf_interval_s=shelf_interval_s,
+        env_interval_s=shelf_interval_s,
+        ops_per_hour=ops_per_hour,
+        shrink_per_hour=0.0,
+        max_pick=max_pick,
+        env_zones=zones,
+        gateways=gateways,
+        anomalies=mix,
+    )
+
+
+def renamed(sc: Scenario, prefix: str, site: str) -> Scenario:
+    """The same scenario with every agent, sensor and SKU id prefixed and another site code:
+    a run that shares a database with others (the demo, earlier benchmark runs) then owns
+    everything it provisions."""
+
+    def p(x: str) -> str:
+        return f"{prefix}{x}"
+
+    bins = tuple(
+        dataclasses.replace(b, sku=p(b.sku), agent_id=p(b.agent_id), sensor_id=p(b.sensor_id))
+        for b in sc.bins
+    )
+    scanners = tuple(
+        dataclasses.replace(
+            s,
+            agent_id=p(s.agent_id),
+            barcode_sensor=p(s.barcode_sensor) if s.barcode_sensor else None,
+            rfid_sensor=p(s.rfid_sensor) if s.rfid_sensor else None,
+        )
+        for s in sc.scanners
+    )
+    trucks = tuple(
+        dataclasses.replace(t, agent_id=p(t.agent_id), sensor_id=p(t.sensor_id)) for t in sc.trucks
+    )
+    zones = tuple(
+        dataclasses.replace(
+            z, agent_id=p(z.agent_id), temp_sensor=p(z.temp_sensor), rh_sensor=p(z.rh_sensor)
+        )
+        for z in sc.env_zones
+    )
+    depot = dataclasses.replace(sc.depot, stop_id=site)
+    return dataclasses.replace(
+        sc,
+        site=site,
+        depot=depot,
+        bins=bins,
+        scanners=scanners,
+        trucks=trucks,
+        env_zones=zones,
+        gateways=tuple(p(g) for g in sc.gateways),
+    )
+
+
 SCENARIOS: dict[str, Callable[[int], Scenario]] = {
     "default": default_scenario,
     "small": small_scenario,
+    # Alarm benchmark scenarios (``wayhouse bench alarms --scenario NAME``).
+    "alarms": alarms_scenario,
+    "alarms-noisy": lambda seed=0: alarms_scenario(
+        seed, name="alarms-noisy", noise=(4.0, 15.0), env_noise=3.0
+    ),
+    "alarms-fast": lambda seed=0: alarms_scenario(
+        seed, name="alarms-fast", ops_per_hour=3600.0, max_pick=12
+    ),
+    "alarms-burst": lambda seed=0: alarms_scenario(
+        seed, name="alarms-burst", mix=AnomalyMix(per_kind=4, together=5, spacing_s=45.0)
+    ),
+    "alarms-1s": lambda seed=0: alarms_scenario(seed, name="alarms-1s", shelf_interval_s=1.0),
 }
 
 

@@ -4,11 +4,16 @@ scanners, RFID-tagged cases passing a dock gate, and the ground truth of every b
 Deterministic for a seed: operations and sensor noise draw from separate ``random.Random``
 streams, and operations are a Poisson process in simulated time, so the same seed gives the
 same history however the caller slices time into steps.
+
+Anomalies are injected at known times (``inject``: units vanishing or appearing without a
+scan, a bin drained by picks) and played in time order with the random operations; bins
+marked ``quiet`` get no random operations, so what happens to them is only what was injected.
 """
 
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 import random
 from collections import deque
@@ -17,7 +22,8 @@ from typing import Literal
 
 from wayhouse.edge.schema import ScanAction, ScanKind
 
-MovementReason = Literal["pick", "putaway", "shrink"]
+MovementReason = Literal["pick", "putaway", "shrink", "gain"]
+InjectedOp = Literal["shrink", "gain", "pick"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ class ScanEvent:
 
 @dataclass(frozen=True)
 class Movement:
-    """Ground truth: a change of a bin's true count (shrink has no scan)."""
+    """Ground truth: a change of a bin's true count (shrink and gain have no scan)."""
 
     t: float
     bin_code: str
@@ -93,6 +99,7 @@ class WarehouseFloor:
         shrink_per_hour: float = 0.5,
         reorder_fraction: float = 0.2,
         max_pick: int = 5,
+        quiet: frozenset[str] = frozenset(),
     ) -> None:
         if not bins:
             raise ValueError("a warehouse floor needs bins")
@@ -121,6 +128,10 @@ class WarehouseFloor:
             self._bins[spec.code] = st
         self._by_sensor = {b.spec.sensor_id: b for b in self._bins.values()}
         self._codes = sorted(self._bins)
+        # Random operations and shrink draw from every bin but the quiet ones.
+        self._busy = [c for c in self._codes if c not in quiet] or self._codes
+        self._injected: list[tuple[float, int, InjectedOp, str, int, str | None]] = []
+        self.ops_until = math.inf  # no random operation after this (a quiet end)
         self.now = start_time
         self._next_op = start_time + self._interarrival(ops_per_hour)
         self._next_shrink = start_time + self._interarrival(shrink_per_hour)
@@ -201,23 +212,61 @@ class WarehouseFloor:
         for _ in range(qty if st.spec.rfid_tagged else 0):
             st.tags.popleft()
 
+    def gain(self, bin_code: str, qty: int, t: float) -> None:
+        """Units appear without a put-away scan (a misplaced delivery): only the scale sees it."""
+        st = self._bins[bin_code]
+        qty = min(qty, st.spec.capacity - st.count)
+        if qty <= 0:
+            return
+        if st.spec.rfid_tagged:
+            st.tags.extend(self._new_tag(st.spec) for _ in range(qty))
+        self._move(st, qty, t, "gain")
+
+    def inject(
+        self, t: float, op: InjectedOp, bin_code: str, qty: int, scanner: str | None = None
+    ) -> None:
+        """Schedule an operation at simulated time ``t`` (played by ``run_until`` in order)."""
+        if bin_code not in self._bins:
+            raise ValueError(f"no bin {bin_code}")
+        heapq.heappush(self._injected, (t, len(self._injected), op, bin_code, qty, scanner))
+
     def run_until(self, t: float) -> list[ScanEvent]:
-        """Play the random operations due up to ``t``, in time order; return their scans."""
+        """Play the random and injected operations due up to ``t``, in time order; return
+        their scans."""
         events: list[ScanEvent] = []
+        inj = self._injected
         while True:
-            nxt = min(self._next_op, self._next_shrink)
+            random_t = min(self._next_op, self._next_shrink)
+            if random_t > self.ops_until:
+                random_t = math.inf
+            nxt = min(random_t, inj[0][0] if inj else math.inf)
             if nxt > t:
                 break
-            if self._next_op <= self._next_shrink:
+            if inj and inj[0][0] <= random_t:
+                events += self._play(*heapq.heappop(inj))
+            elif self._next_op <= self._next_shrink:
                 events += self._random_op(self._next_op)
                 self._next_op += self._interarrival(self.ops_per_hour)
             else:
-                code = self._ops.choice(self._codes)
+                code = self._ops.choice(self._busy)
                 self.shrink(code, 1, self._next_shrink)
                 self._next_shrink += self._interarrival(self.shrink_per_hour)
         self.now = max(self.now, t)
         events.sort(key=lambda e: e.t)
         return events
+
+    def _play(
+        self, t: float, _n: int, op: InjectedOp, code: str, qty: int, scanner: str | None
+    ) -> list[ScanEvent]:
+        if op == "shrink":
+            self.shrink(code, qty, t)
+        elif op == "gain":
+            self.gain(code, qty, t)
+        else:
+            qty = min(qty, self._bins[code].count)
+            if qty > 0:
+                return self.pick(code, qty, t, scanner)
+        return []
 
     # ---- internals ----------------------------------------------------------------------
 
@@ -225,7 +274,7 @@ class WarehouseFloor:
         return self._ops.expovariate(per_hour / 3600.0) if per_hour > 0 else math.inf
 
     def _random_op(self, t: float) -> list[ScanEvent]:
-        st = self._bins[self._ops.choice(self._codes)]
+        st = self._bins[self._ops.choice(self._busy)]
         scanner = self._ops.choice(self.handhelds).agent_id
         spec = st.spec
         if st.count <= spec.capacity * self.reorder_fraction:

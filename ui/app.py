@@ -9,14 +9,19 @@ from nicegui import ui
 from wayhouse.config import get_settings
 from wayhouse.ui import api_client
 from wayhouse.ui.pages import (
+    admin,
     alarms,
     contracts,
     customers,
+    dashboard,
     dealers,
     dispatch,
+    imports,
     login,
     operations,
+    order_tools,
     orders,
+    search,
     service,
     stock,
     tracking,
@@ -37,6 +42,11 @@ def build_pages(api_url: str) -> None:
     dispatch.register()
     tracking.register()
     alarms.register()
+    dashboard.register()
+    search.register()
+    order_tools.register()
+    imports.register()
+    admin.register()
 
     @ui.page("/")
     def index() -> RedirectResponse:

@@ -1,5 +1,6 @@
-"""Console labels. English now; zh-CN entries sit beside them so a language switch is a
-lookup change, not a rewrite. Missing keys fall back to English, then to the key itself."""
+"""Console labels in English and Chinese (zh-CN); each user's language is kept on the account
+(PUT /auth/me/locale) and copied into the browser's storage at sign-in. Page modules add their
+own labels with ``extend``. Missing keys fall back to English, then to the key itself."""
 
 from __future__ import annotations
 
@@ -27,6 +28,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "nav.dispatch": "Dispatch",
         "nav.tracking": "Live tracking",
         "nav.alarms": "Alarms",
+        "nav.dashboard": "Dashboard",
+        "nav.approvals": "Approvals",
+        "nav.import": "Import / export",
+        "nav.admin": "Administration",
+        "header.search": "Search dealers, orders, SKUs, trucks",
+        "header.alarms": "Active alarms: {n}",
+        "header.menu": "User menu",
+        "header.language": "Language",
+        "lang.zh-CN": "中文",
+        "lang.en": "English",
+        "header.language_saved": "Language saved",
         "role.hq_admin": "HQ admin",
         "role.region_manager": "Regional manager",
         "role.dealer_user": "Dealer",
@@ -109,6 +121,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "nav.dispatch": "调度",
         "nav.tracking": "实时跟踪",
         "nav.alarms": "告警",
+        "nav.dashboard": "仪表盘",
+        "nav.approvals": "待我审批",
+        "nav.import": "导入 / 导出",
+        "nav.admin": "系统管理",
+        "header.search": "搜索经销商、订单、SKU、车辆",
+        "header.alarms": "活动告警：{n}",
+        "header.menu": "用户菜单",
+        "header.language": "语言",
+        "lang.zh-CN": "中文",
+        "lang.en": "English",
+        "header.language_saved": "语言已保存",
         "role.hq_admin": "总部管理员",
         "role.region_manager": "区域经理",
         "role.dealer_user": "经销商",

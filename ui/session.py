@@ -11,6 +11,8 @@ from nicegui import app, ui
 from wayhouse.ui.api_client import ApiClient, ApiError, user_message
 
 APPROVERS = frozenset({"hq_admin", "region_manager"})
+# Managers land on the dashboard; everyone else on the orders they work on.
+DASHBOARD_ROLES = APPROVERS
 ORDERERS = frozenset({"hq_admin", "region_manager", "dealer_user"})
 
 
@@ -52,6 +54,14 @@ def sign_in(token: str, me: dict[str, object]) -> SessionUser:
     return user
 
 
+def set_locale(locale: str) -> None:
+    """The language just saved on the account (PUT /auth/me/locale), for this browser too."""
+    app.storage.user["locale"] = locale
+    auth = app.storage.user.get("auth")
+    if isinstance(auth, dict):
+        app.storage.user["auth"] = {**auth, "locale": locale}
+
+
 def sign_out() -> None:
     app.storage.user.pop("auth", None)
     app.storage.user.pop("locale", None)
@@ -70,7 +80,7 @@ def require_user(roles: frozenset[str] | None = None) -> SessionUser | RedirectR
 
 
 def home_for(role: str) -> str:
-    return "/operations" if role == "hq_admin" else "/orders"
+    return "/dashboard" if role in DASHBOARD_ROLES else "/orders"
 
 
 def report(err: ApiError, inline: bool = False) -> None:

@@ -18,7 +18,9 @@ Time is the stream's: ``now`` is the newest event time seen; rules that judge ti
 (offline, expiry) run every ``tick_every_s`` of it, or on ``tick(t)``. Given the same
 events (and the same acknowledgements and clears in between), the same transitions come out,
 with the same ids: the state (``to_dict``) can be saved mid-stream and restored
-(``from_dict``) without losing or duplicating an alarm.
+(``from_dict``) without losing or duplicating an alarm. A store that saves after every batch
+saves only what changed: ``core_dict`` (small), the lifecycle slots ``take_changed_slots``
+names (``slot_dict``), and the items of the per-item families (``PER_ITEM``) it fed.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ from wayhouse.platform.alarms.thresholds import ThresholdConfig
 from wayhouse.platform.dms.domain.types import DomainError, IllegalTransition
 
 STATE_VERSION = 1
+# Rule families whose state is a dict of independent items (bin, sensor, agent): a store may
+# save them item by item (``item_dict``) instead of whole.
+PER_ITEM = ("shelf", "environment", "devices")
 _NOTHING: tuple[Transition, ...] = ()
 
 Event = (
@@ -170,6 +175,7 @@ class AlarmEngine:
         self.now = -math.inf
         self._next_tick = -math.inf
         self._raised = 0  # alarms raised so far: part of the id, so ids never collide
+        self._changed: set[str] = set()  # slot keys changed since take_changed_slots()
 
     # ---- registration -------------------------------------------------------------------
 
@@ -227,6 +233,7 @@ class AlarmEngine:
         """Time passed without events (a quiet stream): judge offline and expiry now."""
         if t > self.now:
             self.now = t
+        self.devices.advance(t)
         self._next_tick = -math.inf
         return self._settle(None)
 
@@ -250,6 +257,8 @@ class AlarmEngine:
     def _apply(self, c: Condition, out: list[Transition]) -> None:
         key = c.key
         slot = self._slots.get(key)
+        if slot is not None or c.raised:
+            self._changed.add(key)
         if c.raised:
             if slot is None:
                 slot = self._slots[key] = _Slot()
@@ -299,6 +308,7 @@ class AlarmEngine:
             slot = self._slots.get(key)
             if slot is None or slot.clear_due != when or slot.alarm is None:
                 continue  # cancelled by a re-raise, or cleared by a person meanwhile
+            self._changed.add(key)
             a = slot.alarm
             if slot.clear_evidence is not None:
                 a.evidence = slot.clear_evidence
@@ -321,6 +331,7 @@ class AlarmEngine:
         key = self._by_id.get(alarm_id_)
         if key is None:
             raise DomainError("alarm_not_open", f"no open alarm {alarm_id_}")
+        self._changed.add(key)
         slot = self._slots[key]
         assert slot.alarm is not None
         return key, slot, slot.alarm
@@ -367,6 +378,29 @@ class AlarmEngine:
         return slot.alarm if slot is not None else None
 
     # ---- state --------------------------------------------------------------------------
+
+    def take_changed_slots(self) -> set[str]:
+        """Lifecycle slot keys changed since the last call (created, updated or dropped)."""
+        changed, self._changed = self._changed, set()
+        return changed
+
+    def slot_dict(self, key: str) -> dict[str, Any] | None:
+        """One slot's state, None when the slot no longer exists."""
+        slot = self._slots.get(key)
+        return slot.to_dict() if slot is not None else None
+
+    def core_dict(self) -> dict[str, Any]:
+        """``to_dict`` without the per-item families and the slots (saved item by item);
+        ``to_dict`` = ``core_dict`` + ``rules[f] = {item: item_dict}`` + ``slots``."""
+        return {
+            "version": STATE_VERSION,
+            "now": None if self.now == -math.inf else self.now,
+            "next_tick": None if self._next_tick == -math.inf else self._next_tick,
+            "raised": self._raised,
+            "config": self.config.to_dict(),
+            "lifecycle": dataclasses.asdict(self.lifecycle),
+            "rules": {r.name: r.to_dict() for r in self.rules if r.name not in PER_ITEM},
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -119,11 +119,15 @@ class BinConfig:
     product_class: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Saved with every batch that touched the bin: no deep copy (all fields are plain).
+        return {name: getattr(self, name) for name in _BIN_FIELDS}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BinConfig:
         return cls(**d)
+
+
+_BIN_FIELDS = tuple(f.name for f in dataclasses.fields(BinConfig))
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,6 +147,12 @@ class ThresholdConfig:
         self._over[scope][key] = merged
         self._cache.clear()
 
+    def replace_with(self, other: ThresholdConfig) -> None:
+        """Take ``other``'s defaults and overrides in place (rules hold this object)."""
+        self.default = other.default
+        self._over = {s: {k: dict(v) for k, v in other._over[s].items()} for s in SCOPES}
+        self._cache.clear()
+
     def unset(self, scope: Scope, key: str) -> None:
         self._over[scope].pop(key, None)
         self._cache.clear()

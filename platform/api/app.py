@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool
 from wayhouse.config import Settings, get_settings
 from wayhouse.platform.api.routes import (
     alarms,
+    analytics,
     approval_rules,
     auth,
     contracts,
@@ -22,11 +23,15 @@ from wayhouse.platform.api.routes import (
     dispatch,
     documents,
     fulfilment,
+    imports,
+    order_desk,
     orders,
+    search,
     service,
     stock,
     telemetry,
     tracking,
+    users,
 )
 
 
@@ -85,4 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(customers.router)
     app.include_router(contracts.router)
     app.include_router(service.router)
+    app.include_router(search.router)
+    app.include_router(analytics.router)
+    app.include_router(order_desk.router)
+    app.include_router(imports.router)
+    app.include_router(users.router)
     return app

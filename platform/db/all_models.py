@@ -1,5 +1,6 @@
 """Imports every ORM module so ``Base.metadata`` holds all tables (Alembic env, schema tests)."""
 
+from wayhouse.platform.alarms import models as alarm_models  # noqa: F401 - with stocktake's
 from wayhouse.platform.dispatch import models as dispatch_models  # noqa: F401
 from wayhouse.platform.dms import (  # noqa: F401 - imported for their table registrations
     models,

@@ -21,8 +21,10 @@ log = logging.getLogger(__name__)
 
 StorageMode = Literal["timescaledb", "partitioned"]
 
-# Hypertable / partitioned tables, all keyed on `ts` (the reading time).
-TIMESERIES_TABLES = ("shelf_reading", "scan_event", "gps_fix", "device_status")
+# Hypertable / partitioned tables, all keyed on `ts` (the reading time). env_reading came
+# later (migration 0016): upkeep skips a table that does not exist yet, so the migration that
+# creates the first ones (0001) can already call it.
+TIMESERIES_TABLES = ("shelf_reading", "scan_event", "gps_fix", "device_status", "env_reading")
 CHUNK = dt.timedelta(days=1)
 
 
@@ -63,6 +65,14 @@ def partition_name(table: str, day: dt.datetime) -> str:
     return f"{table}_p{day:%Y%m%d}"
 
 
+def _existing(conn: psycopg.Connection) -> list[str]:
+    return [
+        t
+        for t in TIMESERIES_TABLES
+        if conn.execute("SELECT to_regclass(%s)", (f"public.{t}",)).fetchone() != (None,)
+    ]
+
+
 def ensure_partitions(
     conn: psycopg.Connection,
     now: dt.datetime | None = None,
@@ -76,7 +86,7 @@ def ensure_partitions(
     now = now or dt.datetime.now(dt.UTC)
     created: list[str] = []
     conn.execute("SELECT pg_advisory_xact_lock(hashtext('wayhouse.partitions'))")
-    for table in TIMESERIES_TABLES:
+    for table in _existing(conn):
         existing = {
             r[0]
             for r in conn.execute(
@@ -127,7 +137,8 @@ def drop_expired(
     now = now or dt.datetime.now(dt.UTC)
     cutoff = _day(now) - dt.timedelta(days=retention_days)
     dropped: list[str] = []
-    for table in TIMESERIES_TABLES:
+    tables = _existing(conn)
+    for table in tables:
         for (name,) in conn.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
             "WHERE i.inhparent = %s::regclass AND c.relname ~ '_p[0-9]{8}$'",
@@ -138,7 +149,7 @@ def drop_expired(
                 conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
                 dropped.append(name)
     # Late rows that never got a partition of their own age out of DEFAULT the same way.
-    for table in TIMESERIES_TABLES:
+    for table in tables:
         conn.execute(
             sql.SQL("DELETE FROM {} WHERE ts < %s").format(sql.Identifier(f"{table}_default")),
             (cutoff,),

@@ -37,6 +37,7 @@ from wayhouse.platform.dms.domain.types import DomainError, IllegalTransition, O
 from wayhouse.platform.dms.models import Bin, Dealer, Product, StockReservation, Warehouse
 from wayhouse.platform.dms.models_orders import SalesOrder
 from wayhouse.platform.dms.orders_service import NotFound
+from wayhouse.platform.dms.scope import in_scope
 
 log = logging.getLogger(__name__)
 READY = (OrderStatus.ALLOCATED.value, OrderStatus.PICKING.value)
@@ -61,8 +62,12 @@ class Clock:
         return (when - midnight).total_seconds()
 
 
-def _warehouse(session: Session, warehouse_id: int) -> Warehouse:
-    wh = session.get(Warehouse, warehouse_id)
+def _warehouse(session: Session, warehouse_id: int, actor: Principal | None = None) -> Warehouse:
+    """The plan's warehouse; with ``actor``, only one in the caller's part of the tree."""
+    query = select(Warehouse).where(Warehouse.id == warehouse_id)
+    if actor is not None:
+        query = query.join(Warehouse.org_unit).where(in_scope(actor))
+    wh = session.scalar(query)
     if wh is None:
         raise NotFound(f"warehouse {warehouse_id}")
     if wh.lat is None or wh.lon is None:
@@ -161,7 +166,7 @@ def create_plan(
     objective: str = "cost",
 ) -> DeliveryPlan:
     """A plan with every ready order as a stop, to be solved (``solve_plan``)."""
-    _warehouse(session, warehouse_id)
+    _warehouse(session, warehouse_id, actor)
     if not _trucks(session, warehouse_id):
         raise DomainError("no_vehicles", "no active vehicle at this warehouse")
     plan = DeliveryPlan(
@@ -254,7 +259,22 @@ def solve_plan(
     replan_at: dt.datetime | None = None,
     positions: dict[int, tuple[float, float]] | None = None,
 ) -> None:
-    """Solve (or re-plan) in this thread, reporting progress on the plan row."""
+    """Solve (or re-plan) in this thread; whatever goes wrong ends on the plan row as
+    ``failed`` with the reason, never as a silent dead thread."""
+    try:
+        _solve_plan(sessions, plan_id, tz, replan_at, positions)
+    except Exception as exc:
+        log.exception("plan %s failed", plan_id)
+        _fail(sessions, plan_id, f"{type(exc).__name__}: {exc}")
+
+
+def _solve_plan(
+    sessions: sessionmaker[Session],
+    plan_id: int,
+    tz: str,
+    replan_at: dt.datetime | None,
+    positions: dict[int, tuple[float, float]] | None,
+) -> None:
     with sessions() as session, session.begin():
         plan = session.get(DeliveryPlan, plan_id)
         assert plan is not None
@@ -336,11 +356,21 @@ def start_solving(
     return thread
 
 
-def get_plan(session: Session, plan_id: int) -> DeliveryPlan:
+def get_plan(session: Session, plan_id: int, actor: Principal | None = None) -> DeliveryPlan:
     plan = session.get(DeliveryPlan, plan_id)
-    if plan is None:
+    if plan is None or (actor is not None and not _in_scope(session, plan.warehouse_id, actor)):
         raise NotFound(f"plan {plan_id}")
     return plan
+
+
+def _in_scope(session: Session, warehouse_id: int, actor: Principal) -> bool:
+    try:
+        _warehouse(session, warehouse_id, actor)
+    except NotFound:
+        return False
+    except DomainError:
+        return True  # visible, only without coordinates
+    return True
 
 
 def _editable(plan: DeliveryPlan) -> None:
@@ -361,7 +391,7 @@ def move_stop(
 ) -> DeliveryPlan:
     """Put one stop on a truck at a position (or take it off every truck), re-time the
     routes, and report what that breaks."""
-    plan = get_plan(session, plan_id)
+    plan = get_plan(session, plan_id, actor)
     _editable(plan)
     stop = next((s for s in plan.stops if s.order_id == order_id), None)
     if stop is None:
@@ -407,7 +437,7 @@ def move_stop(
 def lock_route(
     session: Session, actor: Principal, plan_id: int, vehicle_id: int, locked: bool
 ) -> DeliveryPlan:
-    plan = get_plan(session, plan_id)
+    plan = get_plan(session, plan_id, actor)
     _editable(plan)
     route = next((r for r in plan.routes if r.vehicle_id == vehicle_id), None)
     if route is None:
@@ -428,7 +458,7 @@ def lock_route(
 
 def begin_resolve(session: Session, actor: Principal, plan_id: int, reason: str) -> DeliveryPlan:
     """Mark a plan for re-solving (re-optimise the unlocked rest, or re-plan mid-day)."""
-    plan = get_plan(session, plan_id)
+    plan = get_plan(session, plan_id, actor)
     _editable(plan)
     plan.status = "solving"  # a published plan that changes is published again afterwards
     plan.progress = 0.0
@@ -470,7 +500,7 @@ def publish(
 ) -> DeliveryPlan:
     """Publish every route to its truck (``send(agent_id, payload)``) and mark the plan
     published; the drivers read theirs through the API."""
-    plan = get_plan(session, plan_id)
+    plan = get_plan(session, plan_id, actor)
     _editable(plan)
     if plan.message and any(k in plan.message for k in ("capacity", "shift")):
         raise DomainError("plan_infeasible", f"fix the plan before publishing: {plan.message}")

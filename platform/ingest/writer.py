@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from wayhouse.edge.schema import GpsMessage, ScanMessage, ShelfMessage, StatusMessage
+from wayhouse.edge.schema import EnvMessage, GpsMessage, ScanMessage, ShelfMessage, StatusMessage
 from wayhouse.platform.ingest.batch import Accepted, DecodedBatch
 
 UTC = dt.UTC
@@ -37,6 +37,8 @@ COPY_SQL = {
     "gps": "COPY gps_fix (ts, sensor_key, agent_key, seq, lat, lon, speed, heading, accuracy, "
     "received_at) FROM STDIN (FORMAT BINARY)",
     "status": "COPY device_status (ts, agent_key, seq, state, info, received_at) "
+    "FROM STDIN (FORMAT BINARY)",
+    "env": "COPY env_reading (ts, sensor_key, agent_key, seq, temp_c, rh, received_at) "
     "FROM STDIN (FORMAT BINARY)",
     "dead": "COPY dead_letter (received_at, worker_id, topic, agent_id, reason, payload) "
     "FROM STDIN (FORMAT BINARY)",
@@ -69,6 +71,7 @@ COPY_TYPES = {
         "timestamptz",
     ],
     "status": ["timestamptz", "int4", "int8", "text", "text", "timestamptz"],
+    "env": ["timestamptz", "int4", "int4", "int8", "float4", "float4", "timestamptz"],
     "dead": ["timestamptz", "text", "text", "text", "text", "bytea"],
 }
 
@@ -101,10 +104,12 @@ def write_batch(conn: psycopg.Connection, batch: DecodedBatch, worker_id: str) -
     scan: list[tuple] = []
     gps: list[tuple] = []
     status: list[tuple] = []
+    env: list[tuple] = []
     times: list[float] = []
     latest_shelf: dict[int, tuple[float, float]] = {}
     latest_gps: dict[int, tuple] = {}
     latest_status: dict[int, tuple[float, str, int]] = {}
+    latest_env: dict[int, tuple[float, float | None, float | None]] = {}
     with conn.transaction(), conn.cursor() as cur:
         fresh = _new_messages(cur, batch.accepted)
         for a in fresh:
@@ -138,20 +143,34 @@ def write_batch(conn: psycopg.Connection, batch: DecodedBatch, worker_id: str) -
                 # Arrival order, not seq: a last will carries the seq reserved when the
                 # agent connected, lower than the heartbeats it sent before it died.
                 latest_status[ak] = (m.t, m.state, seq)
+            elif isinstance(m, EnvMessage):
+                for r, sk in zip(m.r, a.sensor_keys, strict=True):
+                    env.append((_from_ts(r.t, UTC), sk, ak, seq, r.temp, r.rh, now))
+                    times.append(r.t)
+                    t0, temp0, rh0 = latest_env.get(sk, (-1.0, None, None))
+                    if r.t >= t0:
+                        # A reading of one quantity keeps the other's last value.
+                        latest_env[sk] = (
+                            r.t,
+                            r.temp if r.temp is not None else temp0,
+                            r.rh if r.rh is not None else rh0,
+                        )
         _copy(cur, "shelf", shelf)
         _copy(cur, "scan", scan)
         _copy(cur, "gps", gps)
         _copy(cur, "status", status)
+        _copy(cur, "env", env)
         _copy(
             cur,
             "dead",
             [(now, worker_id, d.topic, d.agent_id, d.reason, d.payload) for d in batch.dead],
         )
         _upsert_latest(cur, latest_shelf, latest_gps, latest_status)
+        _upsert_env_latest(cur, latest_env)
     return WriteResult(
         new_messages=len(fresh),
         duplicates=len(batch.accepted) - len(fresh) + batch.duplicates_in_batch,
-        readings=len(shelf) + len(scan) + len(gps) + len(status),
+        readings=len(shelf) + len(scan) + len(gps) + len(status) + len(env),
         dead_letters=len(batch.dead),
         reading_times=times,
     )
@@ -207,3 +226,24 @@ def _upsert_latest(
                 [status[k][2] for k in keys],
             ),
         )
+
+
+def _upsert_env_latest(
+    cur: psycopg.Cursor, env: dict[int, tuple[float, float | None, float | None]]
+) -> None:
+    if not env:
+        return
+    keys = sorted(env)
+    cur.execute(
+        "INSERT INTO env_latest (sensor_key, ts, temp_c, rh) "
+        "SELECT * FROM unnest(%s::int4[], %s::timestamptz[], %s::float4[], %s::float4[]) "
+        "ON CONFLICT (sensor_key) DO UPDATE SET ts = EXCLUDED.ts, "
+        "temp_c = coalesce(EXCLUDED.temp_c, env_latest.temp_c), "
+        "rh = coalesce(EXCLUDED.rh, env_latest.rh) WHERE env_latest.ts <= EXCLUDED.ts",
+        (
+            keys,
+            [_from_ts(env[k][0], UTC) for k in keys],
+            [env[k][1] for k in keys],
+            [env[k][2] for k in keys],
+        ),
+    )

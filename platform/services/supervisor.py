@@ -41,6 +41,7 @@ def run_everything(settings: Settings, with_sim: bool = True) -> int:
         "ingest": ["ingest"],
         "ledger": ["post-scans"],
         "eval": ["evaluate"],
+        "hooks": ["webhooks"],
         "api": ["api"],
         "ui": ["ui"],
     }
@@ -105,7 +106,7 @@ def run_everything(settings: Settings, with_sim: bool = True) -> int:
 
 def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
     # Simulators first (stop producing), ingest last (drain and acknowledge what it has).
-    for name in ("sim", "ui", "api", "eval", "ledger", "ingest"):
+    for name in ("sim", "ui", "api", "hooks", "eval", "ledger", "ingest"):
         proc = children.get(name)
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

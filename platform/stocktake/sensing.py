@@ -338,10 +338,13 @@ class BinSensor:
     def recent(self, k: int = RECENT) -> list[tuple[float, float]]:
         """The last ``k`` raw readings (oldest first): evidence for alarms and discrepancies."""
         n = min(k, self.recent_i, RECENT)
-        start = self.recent_i - n
-        return [
-            (self.recent_t[j % RECENT], self.recent_w[j % RECENT]) for j in range(start, start + n)
-        ]
+        if n <= 0:
+            return []
+        # Rotate the ring so the oldest comes first, then keep the last n (saved per batch).
+        i = self.recent_i % RECENT
+        ts = self.recent_t[i:] + self.recent_t[:i]
+        ws = self.recent_w[i:] + self.recent_w[:i]
+        return list(zip(ts[-n:], ws[-n:], strict=True))
 
     # ---- state --------------------------------------------------------------------------
 

@@ -174,9 +174,36 @@ def pipeline_fixture(stack: Stack, console: Console) -> Iterator[None]:
                 )
             )
     try:
+        _wait_evaluating(stack, scenario.scanners[0].agent_id, procs[-1])
         yield
     finally:
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=30)
         ingest.stop()
+
+
+def _wait_evaluating(stack: Stack, agent: str, proc: subprocess.Popen[bytes]) -> None:
+    """Until the evaluation worker's shared subscription exists, the broker gives the stream
+    to ingest alone: probe with heartbeats until one is evaluated."""
+    from wh_testkit import publish_all
+
+    from wayhouse.edge import schema as S
+
+    target = stack.settings.mqtt(agent, stack.settings.sim_password(agent))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail("wayhouse evaluate exited")
+        seq = time.time_ns() // 1000
+        probe = S.StatusMessage(v=1, seq=seq, t=time.time(), state="online")
+        publish_all(target, f"{agent}-probe", [(S.topic(agent, "status"), S.encode(probe))])
+        for _ in range(10):
+            if stack.scalar(
+                "SELECT count(*) FROM eval_seen e JOIN agent a USING (agent_key) "
+                "WHERE a.agent_id = %s AND e.seq = %s",
+                (agent, seq),
+            ):
+                return
+            time.sleep(0.1)
+    pytest.fail("the evaluation worker never evaluated a probe")

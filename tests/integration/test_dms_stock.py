@@ -330,7 +330,7 @@ def test_demo_seed_is_idempotent_and_binds_bins_to_load_cells(stack: Stack) -> N
     assert first == second and "admin" in first
     scenario = default_scenario(0)
     assert stack.scalar(
-        "SELECT count(*) FROM bin b JOIN warehouse w ON w.id = b.warehouse_id WHERE w.code = 'WH1'"
+        "SELECT count(*) FROM bin b JOIN warehouse w ON w.id = b.warehouse_id WHERE w.code = 'WH1' AND b.role = 'storage'"
     ) == len(scenario.bins)
     with stack.db() as conn:
         cells = {

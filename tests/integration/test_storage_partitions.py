@@ -32,6 +32,8 @@ def _row(table: str, when: dt.datetime, seq: int) -> tuple[str, tuple[object, ..
             "INSERT INTO scan_event VALUES (%s, %s, 1, %s, 'rfid', 'C-1', 'pick', 2, 'B1', NULL, now())",
             common,
         )
+    if table == "env_reading":
+        return "INSERT INTO env_reading VALUES (%s, %s, 1, %s, 21.5, 40, now())", common
     if table == "gps_fix":
         return "INSERT INTO gps_fix VALUES (%s, %s, 1, %s, 48.1, 11.5, 3, 90, 5, now())", common
     return (

@@ -152,7 +152,7 @@ async def test_hq_approves_a_regional_contract_and_sees_its_execution(
     _delivered_order(api, stack, "DL-001", "500.00")
     contract = _contract(api, "east.manager", "DL-001")
     await login(user, api, "admin")
-    await user.should_see(marker="msgs_in", retries=RETRIES)
+    await user.should_see(marker="whoami", retries=RETRIES)
     await user.open(f"/contracts/{contract['id']}")
     await user.should_see(
         marker="contract-status", content=t("contract.state.pending_approval", ZH), retries=RETRIES
@@ -186,7 +186,7 @@ async def test_hq_approves_a_regional_contract_and_sees_its_execution(
 async def test_the_regional_manager_approves_an_hq_contract(user: User, api: Api) -> None:
     contract = _contract(api, "admin", "DL-001")
     await login(user, api, "east.manager")
-    await user.should_see(marker="orders", retries=RETRIES)
+    await user.should_see(marker="whoami", retries=RETRIES)
     await user.open(f"/contracts/{contract['id']}")
     await user.should_see(marker="act-approve", retries=RETRIES)
     user.find(marker="act-approve").click()
@@ -199,7 +199,7 @@ async def test_the_regional_manager_approves_an_hq_contract(user: User, api: Api
 async def test_the_author_cannot_approve_their_own_contract(user: User, api: Api) -> None:
     contract = _contract(api, "east.manager", "DL-001")
     await login(user, api, "east.manager")
-    await user.should_see(marker="orders", retries=RETRIES)
+    await user.should_see(marker="whoami", retries=RETRIES)
     await user.open(f"/contracts/{contract['id']}")
     await user.should_see(marker="act-approve", retries=RETRIES)
     user.find(marker="act-approve").click()
@@ -219,7 +219,7 @@ async def test_dealer_sees_only_its_contracts_alerts_and_no_buttons(user: User, 
     foreign = _contract(api, "admin", "DL-002", submit=False)
 
     await login(user, api, "dealer1")
-    await user.should_see(marker="orders", retries=RETRIES)
+    await user.should_see(marker="whoami", retries=RETRIES)
     await user.open("/contracts")
     listed = await _filled(user, "contracts")
     assert own["id"] in {r["id"] for r in listed}

@@ -50,7 +50,7 @@ async def test_dealer_sees_only_its_customers(user: User, api: Api) -> None:
     own = _dealer_id(api, "DL-001")
     foreign = next(c for c in _customers(api, "admin") if c["dealer_id"] not in (own, None))
     await login(user, api, "dealer1")
-    await user.should_see(marker="orders", retries=RETRIES)
+    await user.should_see(marker="whoami", retries=RETRIES)
     await user.open("/customers")
     await user.should_see(marker="customers", retries=RETRIES)
     listed = rows(user, "customers")
@@ -80,7 +80,7 @@ async def test_search_and_pages_come_from_the_api(user: User, api: Api) -> None:
         )
         assert r.status_code == 201, r.text
     await login(user, api, "east.manager")
-    await user.should_see(marker="orders", retries=RETRIES)
+    await user.should_see(marker="whoami", retries=RETRIES)
     await user.open("/customers")
     await user.should_see(marker="customers", retries=RETRIES)
     user.find(marker="customer-search").type(tag).trigger("keydown.enter")
@@ -101,7 +101,7 @@ async def test_a_lead_is_worked_through_the_detail_page(user: User, api: Api) ->
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
     await login(user, api, "dealer1")
-    await user.should_see(marker="orders", retries=RETRIES)
+    await user.should_see(marker="whoami", retries=RETRIES)
     await user.open(f"/customers/{cid}")
     await user.should_see(marker="customer-name", content=name, retries=RETRIES)
     await user.should_see(marker="customer-status", content=t("customers.stage.lead", ZH))

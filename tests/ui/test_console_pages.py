@@ -100,6 +100,8 @@ async def test_dealer_places_and_submits_an_order(user: User, api: Api) -> None:
 
 async def test_hq_admin_sees_operations_and_every_dealer(user: User, api: Api) -> None:
     await login(user, api, "admin")
+    await user.should_see(marker="whoami", retries=RETRIES)
+    await user.open("/operations")
     await user.should_see(marker="msgs_in", retries=RETRIES)
     await user.open("/dealers")
     await user.should_see(marker="dealers", retries=RETRIES)

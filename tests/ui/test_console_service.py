@@ -56,7 +56,7 @@ async def _login(user: User, api: Api, username: str, first: bool = False) -> No
         await login(user, api, username)
     else:
         await switch_user(user, api, username)
-    await user.should_see(marker="orders", retries=RETRIES)  # every demo role but HQ lands here
+    await user.should_see(marker="whoami", retries=RETRIES)  # every demo role but HQ lands here
 
 
 def _one(user: User, marker: str) -> Any:

@@ -4,6 +4,8 @@ on-hand equal to what the API reports."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from nicegui.testing.user import User
@@ -27,10 +29,10 @@ async def test_operator_browses_catalogue_and_stock(user: User, api: Api) -> Non
     await user.should_see(marker="whoami", retries=RETRIES)
     await user.open("/stock")
     await user.should_see(marker="products", retries=RETRIES)
-    for _ in range(RETRIES):
+    for _ in range(RETRIES):  # the rows arrive from the API after the page is built
         if rows(user, "products"):
             break
-        await user.should_see(marker="products")
+        await asyncio.sleep(0.1)
     listed = rows(user, "products")
     assert listed, "the catalogue is empty on the page"
     # A product of the demo warehouse (stocked by the seed), found as a user would: by SKU.
@@ -50,10 +52,11 @@ async def test_operator_browses_catalogue_and_stock(user: User, api: Api) -> Non
         params={"product_id": product["id"]},
         headers=api.headers("operator"),
     ).json()
+    await user.should_see(marker="positions", retries=RETRIES)
     for _ in range(RETRIES):
         if len(rows(user, "positions")) == len(expected):
             break
-        await user.should_see(marker="positions")
+        await asyncio.sleep(0.1)
     assert expected and any(r["on_hand"] > 0 for r in expected)
     shown = {(r["bin_code"], r["on_hand"]) for r in rows(user, "positions")}
     assert shown == {(r["bin_code"], r["on_hand"]) for r in expected}

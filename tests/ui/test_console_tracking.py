@@ -24,6 +24,7 @@ from ui_kit import (  # noqa: F401 - fixtures
     Api,
     anyio_backend_fixture,
     api_fixture,
+    demo_product,
     login,
     rows,
     user_fixture,
@@ -210,8 +211,7 @@ def _allocated_demo_order(api: Api) -> int:
     ).raise_for_status()
     wh = httpx.get(f"{api.url}/warehouses", headers=hq).json()["items"]
     wh1 = next(w for w in wh if w["code"] == "WH1")
-    product = httpx.get(f"{api.url}/products", params={"size": 1, "sort": "sku"}, headers=hq)
-    pid = product.json()["items"][0]["id"]
+    pid = demo_product(api)["id"]  # stocked in WH1 by the seed
     oid = httpx.post(
         f"{api.url}/orders", json={"lines": [{"product_id": pid, "qty": 2}]}, headers=dealer
     ).json()["id"]

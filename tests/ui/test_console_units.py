@@ -58,9 +58,11 @@ def test_actions_and_navigation_follow_the_role() -> None:
         "/service",
     ]
     assert [p for p, _ in nav_for("hq_admin")] == [
+        "/dashboard",
         "/operations",
         "/dealers",
         "/orders",
+        "/approvals",
         "/stock",
         "/customers",
         "/contracts",
@@ -68,6 +70,8 @@ def test_actions_and_navigation_follow_the_role() -> None:
         "/dispatch",
         "/tracking",
         "/alarms",
+        "/import",
+        "/admin",
     ]
     assert [p for p, _ in nav_for("driver")] == ["/orders"]
     assert [p for p, _ in nav_for("technician")] == ["/orders", "/service"]

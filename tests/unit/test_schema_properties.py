@@ -58,6 +58,14 @@ gps_readings = st.builds(
     acc=_opt(st.floats(min_value=0.0, max_value=100_000.0)),
 )
 
+celsius = st.floats(min_value=-273.15, max_value=1000.0)
+humidity = st.floats(min_value=0.0, max_value=100.0)
+# At least one of the two quantities: a reading with neither is refused (tested below).
+env_readings = st.one_of(
+    st.builds(S.EnvReading, s=sensor_ids, t=times, temp=celsius, rh=_opt(humidity)),
+    st.builds(S.EnvReading, s=sensor_ids, t=times, temp=st.none(), rh=humidity),
+)
+
 
 def _batch(reading: st.SearchStrategy) -> st.SearchStrategy:
     return st.lists(reading, min_size=1, max_size=5)
@@ -77,6 +85,10 @@ messages = st.one_of(
         st.builds(S.GpsMessage, v=st.just(1), seq=seqs, r=_batch(gps_readings)),
     ),
     st.tuples(
+        st.just(S.Stream.ENV),
+        st.builds(S.EnvMessage, v=st.just(1), seq=seqs, r=_batch(env_readings)),
+    ),
+    st.tuples(
         st.just(S.Stream.STATUS),
         st.builds(
             S.StatusMessage,
@@ -92,7 +104,7 @@ messages = st.one_of(
 # Arbitrary JSON, plus JSON shaped like the contract (its own keys, any values) so that the
 # validation paths are exercised, not only the "not an object" one.
 CONTRACT_KEYS = ["v", "seq", "r", "s", "t", "w", "k", "c", "a", "q", "b", "z", "lat", "lon"]
-CONTRACT_KEYS += ["spd", "hdg", "acc", "state", "info"]
+CONTRACT_KEYS += ["spd", "hdg", "acc", "state", "info", "temp", "rh"]
 json_scalars = (
     st.none()
     | st.booleans()
@@ -260,6 +272,12 @@ def test_other_schema_versions_are_rejected_with_a_reason(
             "k",
         ),
         (S.Stream.STATUS, b'{"v":1,"seq":1,"t":1.7e9,"state":"asleep"}', "state"),
+        (S.Stream.ENV, b'{"v":1,"seq":1,"r":[{"s":"a","t":1.7e9}]}', "needs temp or rh"),
+        (S.Stream.ENV, b'{"v":1,"seq":1,"r":[{"s":"a","t":1.7e9,"temp":null}]}', "needs temp"),
+        (S.Stream.ENV, b'{"v":1,"seq":1,"r":[{"s":"a","t":1.7e9,"rh":100.5}]}', "r[0].rh"),
+        (S.Stream.ENV, b'{"v":1,"seq":1,"r":[{"s":"a","t":1.7e9,"temp":-274}]}', "r[0].temp"),
+        (S.Stream.ENV, b'{"v":1,"seq":1,"r":[{"s":"a","t":1.7e9,"temp":1e999}]}', "r[0].temp"),
+        (S.Stream.ENV, b'{"v":1,"seq":1,"r":[{"s":"a","t":1.7e9,"rh":"wet"}]}', "r[0].rh"),
     ],
 )
 def test_contract_violations_name_what_is_wrong(
@@ -321,3 +339,39 @@ def test_sensor_id_with_trailing_newline_is_rejected() -> None:
     payload = b'{"v":1,"seq":1,"r":[{"s":"s1\\n","t":1.7e9,"w":1}]}'
     with pytest.raises(S.InvalidMessage):
         S.decode(S.Stream.SHELF, payload)
+
+
+# --- environment readings ---------------------------------------------------------------------
+
+
+@settings(deadline=None)
+@given(
+    s=sensor_ids,
+    t=times,
+    temp=_opt(st.floats(allow_nan=False)),
+    rh=_opt(st.floats(allow_nan=False)),
+)
+def test_env_reading_is_accepted_exactly_within_physical_limits(
+    s: str, t: float, temp: float | None, rh: float | None
+) -> None:
+    reading: dict[str, object] = {"s": s, "t": t}
+    if temp is not None:
+        reading["temp"] = temp
+    if rh is not None:
+        reading["rh"] = rh
+    payload = json.dumps({"v": 1, "seq": 1, "r": [reading]}).encode()
+    got = _decode_or_reason(S.Stream.ENV, payload)
+    valid = (temp is not None or rh is not None) and (
+        (temp is None or -273.15 <= temp <= 1000.0) and (rh is None or 0.0 <= rh <= 100.0)
+    )
+    if valid:
+        assert isinstance(got, S.EnvMessage)
+        assert (got.r[0].temp, got.r[0].rh) == (temp, rh)
+    else:
+        assert isinstance(got, str)
+
+
+def test_env_reading_encodes_without_the_missing_quantity() -> None:
+    msg = S.EnvMessage(v=1, seq=3, r=[S.EnvReading(s="env-1.t", t=1.7e9, temp=21.5)])
+    assert b"rh" not in S.encode(msg)  # compact: an absent quantity is not sent as null
+    assert S.decode(S.Stream.ENV, S.encode(msg)) == msg

@@ -14,6 +14,7 @@ from nicegui import ui
 
 from wayhouse.ui import i18n
 from wayhouse.ui.api_client import ApiError
+from wayhouse.ui.export import export_button
 from wayhouse.ui.frame import frame
 from wayhouse.ui.i18n import t
 from wayhouse.ui.pager import Pager
@@ -216,6 +217,11 @@ async def _list_page(user: SessionUser, dealer_id: int | None) -> None:
             ).classes("w-48")
             active_on = ui.input(t("contracts.active_on")).props("clearable").classes("w-56")
             ui.button(t("search"), on_click=lambda: pager.reset())
+            export_button(
+                user,
+                "contracts",
+                lambda: {"status": status.value, "active_on": active_on.value or None},
+            )
         status.on_value_change(lambda: pager.reset())
         active_on.on("keydown.enter", lambda: pager.reset())
         table = ui.table(

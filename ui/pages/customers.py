@@ -12,6 +12,7 @@ from nicegui import ui
 
 from wayhouse.ui import i18n
 from wayhouse.ui.api_client import ApiError
+from wayhouse.ui.export import export_button
 from wayhouse.ui.frame import frame
 from wayhouse.ui.i18n import t
 from wayhouse.ui.pager import Pager
@@ -226,6 +227,7 @@ async def _list_page(user: SessionUser) -> None:
                 value=None,
             ).classes("w-48")
             status.mark("customer-status-filter")
+            export_button(user, "customers", lambda: {"q": search.value, "status": status.value})
             unassigned = (
                 ui.checkbox(t("customers.unassigned")).mark("customer-unassigned")
                 if user.role in APPROVERS

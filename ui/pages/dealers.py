@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from wayhouse.ui.api_client import ApiError
+from wayhouse.ui.export import export_button
 from wayhouse.ui.frame import frame
 from wayhouse.ui.i18n import t
 from wayhouse.ui.pager import Pager
@@ -70,6 +71,7 @@ def register() -> None:
                     value=None,
                 ).classes("w-40")
                 ui.button(t("search"), on_click=lambda: pager.reset())
+                export_button(user, "dealers", lambda: {"q": search.value, "status": status.value})
             search.on("keydown.enter", lambda: pager.reset())
             status.on_value_change(lambda: pager.reset())
             table = ui.table(columns=_columns(), rows=[], row_key="id").classes("w-full")

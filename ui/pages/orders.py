@@ -11,9 +11,11 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from wayhouse.ui.api_client import ApiError
+from wayhouse.ui.export import export_button
 from wayhouse.ui.frame import frame
 from wayhouse.ui.i18n import t
 from wayhouse.ui.pager import Pager
+from wayhouse.ui.pages import order_tools
 from wayhouse.ui.pages.fulfilment import fulfilment_panel
 from wayhouse.ui.session import APPROVERS, ORDERERS, SessionUser, report, require_user
 
@@ -62,15 +64,15 @@ def _columns() -> list[dict[str, Any]]:
 
 
 async def _list_page(user: SessionUser, dealer_id: int | None) -> None:
+    def params() -> dict[str, Any]:
+        values = filters.params()
+        if dealer_id is not None and not values.get("dealer_id"):
+            values["dealer_id"] = dealer_id
+        return values
+
     async def load() -> None:
         try:
-            data = await user.api.get(
-                "/orders",
-                page=pager.page,
-                size=pager.size,
-                status=status.value,
-                dealer_id=dealer_id,
-            )
+            data = await user.api.get("/orders", page=pager.page, size=pager.size, **params())
         except ApiError as err:
             report(err)
             return
@@ -81,15 +83,16 @@ async def _list_page(user: SessionUser, dealer_id: int | None) -> None:
         pager.update(data["total"])
 
     with frame(user, t("orders.title")):
+        # Status, dealer and date filters, saved per user; export of the filtered list.
+        filters = order_tools.OrderFilters(
+            user, lambda: pager.reset(), await order_tools.dealer_choices(user)
+        )
         with ui.row().classes("items-end gap-4"):
-            status = ui.select(
-                {None: t("filter.any"), **{s: s for s in STATUSES}},
-                label=t("filter.status"),
-                value=None,
-            ).classes("w-48")
-            if user.role == "dealer_user":
-                ui.button(t("orders.new"), on_click=lambda: ui.navigate.to("/orders/new"))
-        status.on_value_change(lambda: pager.reset())
+            export_button(user, "orders", params)
+            if user.role in ORDERERS:
+                ui.button(t("orders.new"), on_click=lambda: ui.navigate.to("/orders/new")).props(
+                    "data-testid=new-order"
+                )
         table = ui.table(columns=_columns(), rows=[], row_key="id").classes("w-full")
         table.props("data-testid=orders").mark("orders")
         table.props("hide-pagination :pagination='{rowsPerPage: 0}'")
@@ -141,7 +144,7 @@ async def _new_page(user: SessionUser) -> None:
                 break
         else:
             lines.append({"product_id": pid, "sku": skus[pid], "qty": int(qty.value)})
-        table.update()
+        table.rows = [dict(line) for line in lines]  # the table keeps its own copy of rows
 
     async def place() -> None:
         if not lines:

@@ -14,6 +14,7 @@ from nicegui import events, ui
 
 from wayhouse.ui import i18n
 from wayhouse.ui.api_client import ApiError
+from wayhouse.ui.export import export_button
 from wayhouse.ui.frame import frame
 from wayhouse.ui.i18n import t
 from wayhouse.ui.pager import Pager
@@ -217,6 +218,15 @@ async def _list_page(user: SessionUser) -> None:
             priority = ui.select({**any_, **{p: p for p in PRIORITIES}}, label=t("svc.priority"))
             priority.classes("w-40").mark("filter-priority")
             breached = ui.checkbox(t("svc.breached_only")).mark("filter-breached")
+            export_button(
+                user,
+                "service",
+                lambda: {
+                    "status": status.value,
+                    "priority": priority.value,
+                    "breached": "true" if breached.value else None,
+                },
+            )
             if user.role == "dealer_user":
                 ui.button(t("svc.new"), on_click=lambda: ui.navigate.to("/service/new")).mark(
                     "new-ticket"

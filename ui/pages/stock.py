@@ -8,6 +8,7 @@ from nicegui import ui
 
 from wayhouse.ui import i18n
 from wayhouse.ui.api_client import ApiError
+from wayhouse.ui.export import export_button
 from wayhouse.ui.frame import frame
 from wayhouse.ui.i18n import t
 from wayhouse.ui.pager import Pager
@@ -80,6 +81,7 @@ async def _page(user: SessionUser, product_id: int | None) -> None:
                 .props("data-testid=stock-search")
                 .mark("stock-search")
             )
+            export_button(user, "products", lambda: {"q": search.value or None})
             wh = ui.select(
                 {w["id"]: f"{w['code']} · {w['name']}" for w in warehouses},
                 label=t("stock.warehouse"),

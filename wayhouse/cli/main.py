@@ -465,5 +465,36 @@ def bench_console(
     raise typer.Exit(bench.main(get_settings(), json_out, repeats))
 
 
+@bench_app.command("alarms")
+def bench_alarms(
+    scenario: Annotated[
+        str, typer.Option(help="alarms, alarms-noisy, alarms-fast, alarms-burst, alarms-1s.")
+    ] = "alarms",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+    rate: Annotated[int, typer.Option(help="Background load, messages per second.")] = 10_000,
+    load_agents: Annotated[int, typer.Option(help="Agents of the background load.")] = 1000,
+) -> None:
+    """Inject anomalies, run ingest and the evaluator under load, score alarms vs truth."""
+    from wayhouse.bench import alarms as bench
+
+    _logging()
+    if not scenario.startswith("alarms"):
+        raise _fail("--scenario must be one of the alarms* scenarios", 2)
+    result = bench.run(
+        get_settings(),
+        scenario=scenario,
+        seed=seed,
+        rate=rate,
+        load_agents=load_agents,
+        out=lambda line: typer.echo(line, err=True),
+    )
+    text = json.dumps(result, indent=2)
+    typer.echo(text)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(text + "\n")
+
+
 def main() -> None:  # pragma: no cover - console-script shim
     app()

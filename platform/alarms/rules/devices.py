@@ -36,6 +36,11 @@ class DeviceRules:
     def __init__(self, config: ThresholdConfig) -> None:
         self.config = config
         self._agents: dict[str, _Agent] = {}
+        self.clock = -math.inf  # newest status time or explicit tick (derived on load)
+
+    def advance(self, t: float) -> None:
+        if t > self.clock:
+            self.clock = t
 
     def register(self, cfg: AgentConfig) -> None:
         old = self._agents.get(cfg.agent)
@@ -52,6 +57,7 @@ class DeviceRules:
             a.th = self._resolve(a.cfg)
 
     def feed(self, e: AgentStatus) -> Changes:
+        self.advance(e.t)
         a = self._agents.get(e.agent)
         if a is None:
             self.register(AgentConfig(e.agent))
@@ -81,6 +87,7 @@ class DeviceRules:
         ]
 
     def tick(self, now: float) -> Changes:
+        now = min(now, self.clock)
         out: Changes = None
         for a in self._agents.values():
             if a.offline or a.last_seen == -math.inf:
@@ -109,10 +116,16 @@ class DeviceRules:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            agent: {"cfg": a.cfg.to_dict(), "last_seen": _t(a.last_seen), "offline": a.offline}
-            for agent, a in self._agents.items()
-        }
+        return {agent: self._item(a) for agent, a in self._agents.items()}
+
+    def item_dict(self, agent: str) -> dict[str, Any] | None:
+        """One agent's entry of ``to_dict`` (for a store that saves agent by agent)."""
+        a = self._agents.get(agent)
+        return self._item(a) if a is not None else None
+
+    @staticmethod
+    def _item(a: _Agent) -> dict[str, Any]:
+        return {"cfg": a.cfg.to_dict(), "last_seen": _t(a.last_seen), "offline": a.offline}
 
     def load(self, d: dict[str, Any]) -> None:
         self._agents.clear()
@@ -121,6 +134,7 @@ class DeviceRules:
             a = self._agents[agent]
             a.last_seen = -math.inf if ad["last_seen"] is None else float(ad["last_seen"])
             a.offline = bool(ad["offline"])
+            self.advance(a.last_seen)
 
 
 def _t(t: float) -> float | None:

@@ -127,14 +127,20 @@ class EnvironmentRules:
         return None
 
     def to_dict(self) -> dict[str, Any]:
+        return {sensor: self._item(s) for sensor, s in self._sensors.items()}
+
+    def item_dict(self, sensor: str) -> dict[str, Any] | None:
+        """One sensor's entry of ``to_dict`` (for a store that saves sensor by sensor)."""
+        s = self._sensors.get(sensor)
+        return self._item(s) if s is not None else None
+
+    @staticmethod
+    def _item(s: _Env) -> dict[str, Any]:
         return {
-            sensor: {
-                "cfg": s.cfg.to_dict(),
-                "climate": s.climate.to_list(),
-                "health": s.health.to_dict(),
-                "last_t": None if s.last_t == -math.inf else s.last_t,
-            }
-            for sensor, s in self._sensors.items()
+            "cfg": s.cfg.to_dict(),
+            "climate": s.climate.to_list(),
+            "health": s.health.to_dict(),
+            "last_t": None if s.last_t == -math.inf else s.last_t,
         }
 
     def load(self, d: dict[str, Any]) -> None:

@@ -410,6 +410,24 @@ class ShelfRules:
     def to_dict(self) -> dict[str, Any]:
         return {code: b.to_dict() for code, b in self._by_bin.items()}
 
+    def item_dict(self, bin_code: str) -> dict[str, Any] | None:
+        """One bin's entry of ``to_dict`` (for a store that saves bin by bin)."""
+        b = self._by_bin.get(bin_code)
+        return b.to_dict() if b is not None else None
+
+    def bin_of_sensor(self, sensor: str) -> str | None:
+        b = self._by_sensor.get(sensor)
+        return b.cfg.bin if b is not None else None
+
+    def config_of(self, bin_code: str) -> BinConfig | None:
+        b = self._by_bin.get(bin_code)
+        return b.cfg if b is not None else None
+
+    def book_of(self, bin_code: str) -> int | None:
+        """The book total the bin is compared with (None until the ledger said)."""
+        b = self._by_bin.get(bin_code)
+        return b.disc.total if b is not None else None
+
     def load(self, d: dict[str, Any]) -> None:
         self._by_bin.clear()
         self._by_sensor.clear()

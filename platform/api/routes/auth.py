@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
@@ -11,6 +12,7 @@ from pydantic import BaseModel, Field
 from wayhouse.platform.api.auth_deps import CurrentUser, DbSession, bearer_token
 from wayhouse.platform.auth import service
 from wayhouse.platform.auth.principal import Principal
+from wayhouse.platform.dms.models import AppUser
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -26,6 +28,10 @@ class Me(BaseModel):
     role: str
     org_unit_id: int
     locale: str
+
+
+class LocaleIn(BaseModel):
+    locale: Literal["zh-CN", "en"]
 
 
 class LoginOut(BaseModel):
@@ -74,3 +80,14 @@ def logout(session: DbSession, token: Annotated[str, Depends(bearer_token)]) -> 
 @router.get("/me", response_model=Me)
 def me(user: CurrentUser) -> Me:
     return _me(user)
+
+
+@router.put("/me/locale", response_model=Me)
+def set_locale(body: LocaleIn, session: DbSession, user: CurrentUser) -> Me:
+    """The console's language for this user, kept on the account so every browser gets it."""
+    row = session.get(AppUser, user.user_id)
+    if row is None:  # deleted between resolving the token and now
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "session expired or logged out")
+    row.locale = body.locale
+    session.commit()
+    return _me(dataclasses.replace(user, locale=body.locale))

@@ -21,6 +21,8 @@ from wayhouse.platform.dispatch import service as svc
 from wayhouse.platform.dispatch.models import DeliveryPlan, PlanRoute, VehicleRow
 from wayhouse.platform.dispatch.publisher import route_sender
 from wayhouse.platform.dms.domain.types import DomainError, Role
+from wayhouse.platform.dms.models import Warehouse
+from wayhouse.platform.dms.scope import in_scope
 
 router = APIRouter(tags=["dispatch"])
 
@@ -233,7 +235,12 @@ def list_plans(
         Literal["solving", "ready", "failed", "published"] | None, Query(alias="status")
     ] = None,
 ) -> PageOut[PlanSummaryOut]:
-    query = select(DeliveryPlan)
+    query = (
+        select(DeliveryPlan)
+        .join(Warehouse, Warehouse.id == DeliveryPlan.warehouse_id)
+        .join(Warehouse.org_unit)
+        .where(in_scope(user))
+    )
     if warehouse_id is not None:
         query = query.where(DeliveryPlan.warehouse_id == warehouse_id)
     if day is not None:
@@ -268,7 +275,7 @@ def list_plans(
 
 @router.get("/dispatch/plans/{plan_id}", response_model=PlanOut)
 def get_plan(plan_id: PlanId, session: DbSession, user: Readers) -> PlanOut:
-    return _plan_out(run_domain(lambda: svc.get_plan(session, plan_id)))
+    return _plan_out(run_domain(lambda: svc.get_plan(session, plan_id, user)))
 
 
 @router.post("/dispatch/plans/{plan_id}/moves", response_model=PlanOut)
@@ -299,7 +306,7 @@ def lock_route(
 def assign_driver(
     plan_id: PlanId, vehicle_id: VehicleId, body: DriverIn, session: DbSession, user: Dispatchers
 ) -> PlanOut:
-    plan = run_domain(lambda: svc.get_plan(session, plan_id))
+    plan = run_domain(lambda: svc.get_plan(session, plan_id, user))
     route = next((r for r in plan.routes if r.vehicle_id == vehicle_id), None)
     if route is None:
         raise http_error(svc.NotFound(f"route of vehicle {vehicle_id}"))
