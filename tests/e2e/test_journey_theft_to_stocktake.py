@@ -130,6 +130,13 @@ def test_theft_alarm_to_stocktake(
     admin.get_by_test_id("approve").click()
     wait_for(decided, 30, "the adjustments approved")
     admin.get_by_test_id("post").click()
+
+    def posted() -> bool:
+        r = httpx.get(f"{console.api}/stocktakes/{session_id}", headers=hq)
+        return bool(r.json()["status"] == "posted")
+
+    wait_for(posted, 30, "the stocktake posted")
+    admin.reload()
     expect(admin.get_by_test_id("stocktake-status")).to_contain_text("posted")
     shot(admin, J, "04-stocktake-posted")
 

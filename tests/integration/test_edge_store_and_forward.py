@@ -83,7 +83,10 @@ class Collector:
         self._client.loop_stop()
 
     def _on_message(self, client: mqtt.Client, userdata: object, m: mqtt.MQTTMessage) -> None:
-        agent, stream = parse_topic(m.topic)
+        try:
+            agent, stream = parse_topic(m.topic)
+        except InvalidMessage:
+            return  # not an agent's stream: e.g. the retained route the platform sent a truck
         with self._lock:
             self.arrivals.append((agent, stream, bytes(m.payload)))
 

@@ -4,6 +4,7 @@ dealer sees it, and an order placed and submitted through the pages."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import httpx
@@ -105,6 +106,10 @@ async def test_hq_admin_sees_operations_and_every_dealer(user: User, api: Api) -
     await user.should_see(marker="msgs_in", retries=RETRIES)
     await user.open("/dealers")
     await user.should_see(marker="dealers", retries=RETRIES)
+    for _ in range(RETRIES):  # the rows arrive from the API after the page is built
+        if len(rows(user, "dealers")) >= 8:
+            break
+        await asyncio.sleep(0.1)
     assert len(rows(user, "dealers")) >= 8
     # The search goes to the API (server-side), Enter in the field runs it.
     user.find(marker="dealer-search").type("DL-003").trigger("keydown.enter")

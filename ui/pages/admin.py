@@ -55,6 +55,7 @@ i18n.extend(
             "admin.sensor_count": "{n} sensors",
             "admin.last_status": "last status {at}",
             "admin.include_revoked": "Revoked devices",
+            "admin.find_device": "Agent id contains",
         },
         "zh-CN": {
             "admin.title": "系统管理",
@@ -91,6 +92,7 @@ i18n.extend(
             "admin.sensor_count": "{n} 个传感器",
             "admin.last_status": "最近状态 {at}",
             "admin.include_revoked": "已吊销设备",
+            "admin.find_device": "设备编号包含",
         },
     }
 )
@@ -266,8 +268,10 @@ async def _devices_tab(user: SessionUser) -> None:
         ).mark("provision")
     secret_box = ui.column().classes("w-full max-w-3xl")
     with ui.row().classes("items-end gap-4"):
+        find = ui.input(t("admin.find_device")).props("clearable").mark("device-search")
         revoked = ui.checkbox(t("admin.include_revoked")).mark("include-revoked")
     revoked.on_value_change(lambda: pager.reset())
+    find.on("keydown.enter", lambda: pager.reset())
     listing = ui.list().props("bordered separator").classes("w-full max-w-4xl").mark("devices")
     pager = Pager(lambda: load())
 
@@ -277,6 +281,7 @@ async def _devices_tab(user: SessionUser) -> None:
                 "/devices",
                 page=pager.page,
                 size=pager.size,
+                q=find.value or None,
                 active="false" if revoked.value else "true",
             )
         except ApiError as err:
