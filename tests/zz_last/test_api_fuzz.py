@@ -1,5 +1,8 @@
 """Schemathesis against the published OpenAPI schema: generated and mutated requests, signed in
-as HQ, on the real database. Bad input must get a 4xx with a reason; nothing may answer 5xx."""
+as HQ, on the real database. Bad input must get a 4xx with a reason; nothing may answer 5xx.
+
+It sits in the folder pytest collects last: accepted random requests create and change rows
+everywhere (users, imports, rules), which other tests' assumptions need not survive."""
 
 from __future__ import annotations
 
